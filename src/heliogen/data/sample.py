@@ -47,7 +47,10 @@ def _num(meta, key, default=np.nan):
 def map_fields(smap, source: str) -> dict:
     """Table fields read from a sunpy map's header (missing ones get NaN / -1 / "")."""
     meta = smap.meta
-    wl = smap.wavelength
+    try:
+        wavelength = float(smap.wavelength.to_value("Angstrom")) if smap.wavelength is not None else np.nan
+    except Exception:  # noqa: BLE001 - a WAVELNTH without a length unit (e.g. a continuum "6173")
+        wavelength = np.nan
     try:
         time = smap.date.isot
     except Exception:  # noqa: BLE001 - sunpy falls back loudly when DATE-OBS is absent
@@ -58,7 +61,7 @@ def map_fields(smap, source: str) -> dict:
         "time": time,
         "observatory": str(smap.observatory or ""),
         "instrument": str(smap.instrument or ""),
-        "wavelength": float(wl.to_value("Angstrom")) if wl is not None else np.nan,
+        "wavelength": wavelength,
         "exposure": float(smap.exposure_time.to_value("s")) if smap.exposure_time is not None else np.nan,
         "quality": int(quality) if quality is not None else -1,
         "cdelt": float(smap.scale.axis1.to_value("arcsec/pix")),

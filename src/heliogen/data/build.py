@@ -1,0 +1,231 @@
+"""``heliogen data build``: preprocess FITS files into a store, resumably, skipping bad inputs.
+
+Workers preprocess files in parallel (a process pool, results consumed in input order);
+the parent alone writes the store and commits after each file. Re-running with the same
+options skips files whose rows are already committed; files skipped before are tried
+again (they may have been fixed). Each skip is logged with its reason, kept in the store's
+``skipped`` attribute and summarised at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import BadInput, HeliogenError
+from .euv import DEFAULT_FOV, preprocess_euv
+from .fitsio import read_map
+from .granulation import AUGMENTATIONS, preprocess_granulation
+from .magnetogram import preprocess_magnetogram
+from .normalise import Normalisation
+from .store import Store
+
+__all__ = ["build_store", "BuildReport", "resolve_inputs", "KINDS"]
+
+log = logging.getLogger("heliogen.data")
+
+KINDS = ("euv", "magnetogram", "granulation")
+NORMALISATION = {
+    "euv": lambda: Normalisation("log_max", {}),
+    "magnetogram": lambda: Normalisation("linear", {"scale": 3000.0}),
+    "granulation": lambda: Normalisation("minmax", {}),
+}
+# Options that change what a row holds; a resumed build must use the same ones.
+IDENTITY_OPTIONS = {
+    "euv": ("wavelength", "register", "degradation", "fov"),
+    "magnetogram": ("crop", "crop_mode", "n_random", "pairs", "seed", "positions"),
+    "granulation": ("augmentations",),
+}
+
+
+@dataclass
+class BuildReport:
+    """What a build did: rows added, files done before, and skips with reasons."""
+
+    store: Path
+    added_files: int = 0
+    added_samples: int = 0
+    already_done: int = 0
+    skipped: dict = field(default_factory=dict)
+    total_samples: int = 0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.store}: {self.total_samples} samples "
+            f"(+{self.added_samples} from {self.added_files} files, {self.already_done} files already done, "
+            f"{len(self.skipped)} skipped)"
+        ]
+        for reason, count in Counter(_reason_kind(r) for r in self.skipped.values()).most_common():
+            lines.append(f"  skipped {count} x {reason}")
+        return "\n".join(lines)
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(" (")[0]
+
+
+def resolve_inputs(spec) -> list[Path]:
+    """Files named by a directory, a glob pattern, a file, or a list of these; sorted."""
+    specs = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    files: list[Path] = []
+    for item in specs:
+        p = Path(item)
+        if p.is_dir():
+            files += [f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")]
+        elif any(ch in str(item) for ch in "*?["):
+            files += [Path(f) for f in glob.glob(str(item), recursive=True) if Path(f).is_file()]
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise HeliogenError(f"input {item} is not a file, a directory or a matching glob")
+    files = sorted(set(files))
+    if not files:
+        raise HeliogenError(f"no input files in {', '.join(map(str, specs))}")
+    return files
+
+
+def _file_seed(seed: int, source: str) -> int:
+    # Random crops depend on (seed, file name) only, so a resumed build repeats them.
+    digest = hashlib.sha256(f"{seed}:{Path(source).name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _process(args):
+    """Worker: read and preprocess one file; never raises for a bad input."""
+    path, kind, size, options = args
+    source = str(path)
+    try:
+        smap = read_map(path)
+        if kind == "euv":
+            samples = preprocess_euv(
+                smap, size, source, wavelength=options.get("wavelength"), register=options.get("register", True),
+                degradation=options.get("degradation", False), degradation_table=options.get("degradation_table"),
+                fov=options.get("fov") or DEFAULT_FOV,
+            )
+        elif kind == "magnetogram":
+            positions = options.get("positions") or {}
+            samples = preprocess_magnetogram(
+                smap, size, source, crop=options.get("crop"), crop_mode=options.get("crop_mode", "center"),
+                positions=positions.get(Path(source).name, positions.get("*", [])), n_random=options.get("n_random", 1),
+                pairs=options.get("pairs"), rng=np.random.default_rng(_file_seed(options.get("seed", 0), source)),
+            )
+        else:
+            samples = preprocess_granulation(smap, size, source, augmentations=options.get("augmentations", AUGMENTATIONS))
+        for s in samples:
+            if not np.isfinite(s.image).all():
+                raise BadInput("preprocessing produced non-finite values")
+        return source, samples, None
+    except BadInput as err:
+        return source, None, err.reason
+    except HeliogenError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a broken file must not end the batch
+        return source, None, f"unreadable ({type(err).__name__}: {err})"
+
+
+def _per_file(kind, options) -> int:
+    if kind == "granulation":
+        return len(options.get("augmentations", AUGMENTATIONS))
+    if kind == "magnetogram":
+        if options.get("crop") and options.get("crop_mode") == "random":
+            return int(options.get("n_random", 1))
+        if options.get("crop") and options.get("crop_mode") == "list":
+            return max((len(v) for v in (options.get("positions") or {}).values()), default=1)
+    return 1
+
+
+def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, progress: bool = True, **options) -> BuildReport:
+    """Preprocess ``inputs`` into the store ``out``, resuming if it exists.
+
+    Parameters
+    ----------
+    inputs : path, glob or list
+    out : path
+        The ``.zarr`` store; created if absent, resumed if present.
+    kind : {"euv", "magnetogram", "granulation"}
+    size : int
+        Stored side S (magnetograms may pass None to keep the crop/native size).
+    workers : int
+        Preprocessing processes.
+    **options
+        Kind-specific: euv ``wavelength, register, degradation, degradation_table, fov``;
+        magnetogram ``crop, crop_mode, n_random, positions, pairs, seed``; granulation
+        ``augmentations``.
+
+    Returns
+    -------
+    BuildReport
+    """
+    if kind not in KINDS:
+        raise HeliogenError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if workers < 1:
+        raise HeliogenError("--workers must be at least 1")
+    files = resolve_inputs(inputs)
+    if size is None:
+        if kind != "magnetogram" or not options.get("crop"):
+            raise HeliogenError("--size is required (magnetograms may omit it only with --crop)")
+        size = int(options["crop"])
+    if options.get("pairs") and size % options["pairs"]:
+        raise HeliogenError(f"--size {size} is not divisible by --pairs {options['pairs']}")
+    identity = {k: options.get(k) for k in IDENTITY_OPTIONS[kind]}
+    config = json.loads(json.dumps({"kind": kind, "size": size, **identity}))  # as stored in attrs
+    out = Path(out)
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    pool = ctx.Pool(workers) if workers > 1 else None  # before zarr starts its I/O thread
+    try:
+        store = _open_or_create(out, kind, size, config, options)
+        report = BuildReport(store=out)
+        done = set(store.column("source")) if store.n else set()
+        todo = [f for f in files if str(f) not in done]
+        report.already_done = len(files) - len(todo)
+        skipped = dict(store.attrs.get("skipped", {}))
+        store.ensure_capacity(store.n + len(todo) * _per_file(kind, options))
+        norm = store.normalisation
+        jobs = [(f, kind, size, options) for f in todo]
+        results = pool.imap(_process, jobs) if pool else map(_process, jobs)
+        n = store.n
+        for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=not progress):
+            if reason is not None:
+                log.warning("skip %s: %s", source, reason)
+                skipped[source] = reason
+                report.skipped[source] = reason
+                store.commit(skipped=skipped)
+                continue
+            skipped.pop(source, None)
+            images = np.stack([s.image for s in samples])
+            lowres = np.stack([s.lowres for s in samples]) if samples[0].lowres is not None else None
+            store.ensure_capacity(n + len(samples))
+            store.write_rows(n, images, [s.fields for s in samples], lowres)
+            norm.update(images)
+            n += len(samples)
+            store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
+            report.added_files += 1
+            report.added_samples += len(samples)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    report.total_samples = store.n
+    return report
+
+
+def _open_or_create(out: Path, kind, size, config, options) -> Store:
+    if out.exists():
+        store = Store(out, mode="r+")
+        old = store.attrs.get("config", {})
+        if old != config:
+            diff = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config)) if old.get(k) != config.get(k))
+            raise HeliogenError(f"{out} was built with other options ({diff}); resume with the same options or choose a new --out")
+        return store
+    lowres = size // options["pairs"] if options.get("pairs") else None
+    return Store.create(out, kind, size, channels=1, config=config, normalisation=NORMALISATION[kind](), lowres_size=lowres)

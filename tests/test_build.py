@@ -1,0 +1,143 @@
+"""Store building: every bad-input kind, interrupted builds, normalisation round trips."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from heliogen.data.build import build_store
+from heliogen.data.euv import DEFAULT_FOV
+from heliogen.data.fitsio import read_map
+from heliogen.data.resample import area_resample
+from heliogen.data.store import open_store
+from heliogen.errors import HeliogenError
+
+from conftest import make_bad_inputs
+
+
+def test_every_bad_input_is_skipped_with_its_reason(synth_euv_dir, tmp_path, copy_files):
+    inputs = tmp_path / "in"
+    good = copy_files(sorted(synth_euv_dir.glob("*.fits"))[:3], inputs)
+    expected = make_bad_inputs(good[0], inputs)
+    report = build_store(inputs, tmp_path / "s.zarr", "euv", 32, wavelength=193, progress=False)
+    assert report.total_samples == 3 and report.added_files == 3
+    assert {Path(k).name for k in report.skipped} == set(expected)
+    for src, reason in report.skipped.items():
+        assert expected[Path(src).name] in reason, (src, reason)
+    store = open_store(tmp_path / "s.zarr")
+    assert sorted(Path(s).name for s in store.column("source")) == sorted(p.name for p in good)
+    assert {Path(k).name for k in store.attrs["skipped"]} == set(expected)
+    assert "skipped 1 x truncated FITS file" in report.summary()
+
+
+def test_normalisation_round_trip_against_independent_preprocessing(synth_euv_dir, tmp_path):
+    files = sorted(synth_euv_dir.glob("*.fits"))
+    build_store(files, tmp_path / "s.zarr", "euv", 32, progress=False)
+    store = open_store(tmp_path / "s.zarr")
+    norm = store.normalisation
+    stored = store.images().astype(np.float64)
+    assert norm.params["max"] == pytest.approx(stored.max())  # the dataset maximum
+    model = norm.forward(stored)
+    assert model.min() >= 0 and model.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(norm.inverse(model), stored, rtol=1e-12)
+    # physical values equal an independent computation: area average of DN/s, clipped at 1
+    m = read_map(files[2])
+    dn_s = np.nan_to_num(m.data.astype(np.float64)) / m.exposure_time.to_value("s")
+    cx, cy = m.wcs.wcs_world2pix([[0.0, 0.0]], 0)[0]
+    expected = np.clip(area_resample(dn_s, 32, centre=(cx, cy), step=DEFAULT_FOV / 32 / m.scale.axis1.value), 1, None)
+    np.testing.assert_allclose(norm.physical(model[2, 0]), expected, rtol=1e-5)
+
+
+def test_workers_give_the_same_store(synth_euv_dir, tmp_path):
+    build_store(synth_euv_dir, tmp_path / "a.zarr", "euv", 32, workers=1, progress=False)
+    build_store(synth_euv_dir, tmp_path / "b.zarr", "euv", 32, workers=2, progress=False)
+    a, b = open_store(tmp_path / "a.zarr"), open_store(tmp_path / "b.zarr")
+    np.testing.assert_array_equal(a.images(), b.images())
+    assert a.table().equals(b.table())
+
+
+_SLOW_BUILD = """
+import sys, time
+import heliogen.data.build as b
+orig = b._process
+def slow(args):
+    time.sleep(0.4)
+    return orig(args)
+b._process = slow
+b.build_store(sys.argv[1], sys.argv[2], "magnetogram", None, crop=32, crop_mode="random", n_random=2, pairs=4, seed=3, progress=False)
+"""
+
+
+def test_killed_build_resumes_to_the_same_store(tmp_path):
+    from heliogen.data.synth import write_synth
+
+    inputs = tmp_path / "in"
+    write_synth("magnetogram", 10, 128, 1, inputs)
+    killed = tmp_path / "killed.zarr"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(inputs), str(killed)], env=dict(os.environ))
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:  # wait until some, but not all, files are committed
+            time.sleep(0.1)
+            try:
+                n = open_store(killed).n
+            except HeliogenError:
+                continue
+            if 4 <= n < 20:
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    partial = open_store(killed)
+    assert 4 <= partial.n < 20 and partial.n % 2 == 0  # whole files only: two crops each
+    before = partial.images()
+    report = build_store(inputs, killed, "magnetogram", None, crop=32, crop_mode="random", n_random=2, pairs=4, seed=3, progress=False)
+    assert report.already_done == len(before) // 2 and report.total_samples == 20
+    clean = tmp_path / "clean.zarr"
+    build_store(inputs, clean, "magnetogram", None, crop=32, crop_mode="random", n_random=2, pairs=4, seed=3, progress=False)
+    a, b = open_store(killed), open_store(clean)
+    np.testing.assert_array_equal(a.images(), b.images())
+    np.testing.assert_array_equal(a.lowres(), b.lowres())
+    assert a.table().equals(b.table())
+    np.testing.assert_array_equal(a.images(slice(0, len(before))), before)  # nothing done was lost
+
+
+def test_resume_with_other_options_is_refused(synth_euv_dir, tmp_path):
+    build_store(synth_euv_dir, tmp_path / "s.zarr", "euv", 32, progress=False)
+    with pytest.raises(HeliogenError, match="built with other options"):
+        build_store(synth_euv_dir, tmp_path / "s.zarr", "euv", 64, progress=False)
+
+
+def test_rerun_adds_only_new_files(synth_euv_dir, tmp_path, copy_files):
+    files = sorted(synth_euv_dir.glob("*.fits"))
+    inputs = tmp_path / "in"
+    copy_files(files[:4], inputs)
+    build_store(inputs, tmp_path / "s.zarr", "euv", 32, progress=False)
+    copy_files(files[4:], inputs)
+    report = build_store(inputs, tmp_path / "s.zarr", "euv", 32, progress=False)
+    assert report.already_done == 4 and report.added_files == len(files) - 4
+    assert open_store(tmp_path / "s.zarr").n == len(files)
+
+
+def test_granulation_store_is_ten_fold_and_minmax(tmp_path):
+    from heliogen.data.synth import write_synth
+
+    write_synth("granulation", 2, 182, 0, tmp_path / "in")
+    build_store(tmp_path / "in", tmp_path / "g.zarr", "granulation", 32, progress=False)
+    s = open_store(tmp_path / "g.zarr")
+    assert s.n == 20
+    x = s.normalisation.forward(s.images().astype(np.float64))
+    assert x.min() == pytest.approx(-1.0) and x.max() == pytest.approx(1.0)
+
+
+def test_no_inputs_and_unknown_kind(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HeliogenError, match="no input files"):
+        build_store(tmp_path / "empty", tmp_path / "s.zarr", "euv", 32)
+    with pytest.raises(HeliogenError, match="unknown kind"):
+        build_store(tmp_path, tmp_path / "s.zarr", "radio", 32)
