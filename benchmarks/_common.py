@@ -1,0 +1,43 @@
+"""Shared by the benchmarks: machine description and the results JSON format (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORK = Path(__file__).resolve().parent / ".work"  # git-ignored scratch space
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = None
+    try:
+        import torch
+
+        torch_version = torch.__version__
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        torch_version = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch_version, "python": platform.python_version()}
+
+
+def write_result(name: str, results: list, reference: dict, goal: dict, **extra) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    doc = {"benchmark": name, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+           "results": results, "reference": reference, "goal": goal, **extra}
+    path = RESULTS / f"bench_{name}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(doc, indent=2))
+    return path

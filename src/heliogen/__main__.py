@@ -1,0 +1,5 @@
+"""``python -m heliogen`` is the ``heliogen`` command."""
+
+from .cli import main
+
+main()

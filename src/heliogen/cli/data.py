@@ -1,0 +1,184 @@
+"""``heliogen data``: synthetic Sun, fetching, building stores, labels and quicklooks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from ..errors import HeliogenError
+from .options import config_option
+
+log = logging.getLogger("heliogen")
+
+SYNTH_KINDS = ("euv", "magnetogram", "granulation", "goes")
+BUILD_KINDS = ("euv", "magnetogram", "granulation")
+
+
+@click.group()
+def data():
+    """Solar data: synthesise, fetch, build stores, attach flare labels, look."""
+
+
+@data.command("synth")
+@click.option("--kind", type=click.Choice(SYNTH_KINDS), required=True, help="What to synthesise.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=16, show_default=True, help="Number of images (goes: number of cadence steps covered).")
+@click.option("--size", type=click.IntRange(min=8, max=8192), default=256, show_default=True, help="Image side in pixels.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the synthetic Sun.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--wavelength", type=click.IntRange(min=1), default=193, show_default=True, help="EUV channel in Angstrom.")
+@click.option("--instrument", type=click.Choice(["hmi", "mdi"]), default="hmi", show_default=True, help="Magnetogram instrument.")
+@click.option("--start", default="2011-01-01T00:00:00", show_default=True, help="Time of the first image (UTC).")
+@click.option("--cadence", default="6h", show_default=True, help="Time between images (pandas offset, e.g. 6h, 12min).")
+@config_option
+def synth(kind, n, size, seed, out, wavelength, instrument, start, cadence):
+    """Write synthetic (not observed) FITS files with instrument-like headers.
+
+    The synthetic Sun is one seeded history: EUV images, magnetograms and the GOES curve of
+    the same seed show the same active regions and flares.
+    """
+    from ..data.synth import write_synth
+
+    options = {"start": start, "cadence": cadence}
+    if kind == "euv":
+        options["wavelength"] = wavelength
+    if kind == "magnetogram":
+        options["instrument"] = instrument
+    paths = write_synth(kind, n, size, seed, out, **options)
+    click.echo(f"wrote {len(paths)} synthetic {kind} file{'s' if len(paths) != 1 else ''} to {out}")
+
+
+def _read_crop_list(path):
+    """A crop list CSV: columns tx, ty (arcsec) and optionally file (a file name, or * for all)."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise HeliogenError(f"cannot read crop list {path}: {err}") from None
+    if not {"tx", "ty"} <= set(table.columns):
+        raise HeliogenError(f"crop list {path} needs tx and ty columns (arcsec), got {', '.join(table.columns)}")
+    positions = {}
+    for row in table.itertuples():
+        positions.setdefault(str(getattr(row, "file", "*")), []).append([float(row.tx), float(row.ty)])
+    return positions
+
+
+@data.command("build")
+@click.option("--kind", type=click.Choice(BUILD_KINDS), required=True, help="Preprocessing to apply.")
+@click.option("--input", "inputs", multiple=True, required=True, help="Directory, glob or file; repeatable.")
+@click.option("--out", type=click.Path(), required=True, help="Store to create or resume (STORE.zarr).")
+@click.option("--size", type=click.IntRange(min=8, max=8192), default=None, help="Stored image side S (euv default 256; magnetogram default: crop or native).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Preprocessing processes.")
+@click.option("--wavelength", type=float, default=None, help="euv: keep only this wavelength (Angstrom); others are skipped.")
+@click.option("--register/--no-register", default=True, show_default=True, help="euv: aiapy.calibrate.register for AIA level 1.")
+@click.option("--degradation", is_flag=True, help="euv: aiapy degradation correction (needs JSOC or --degradation-table).")
+@click.option("--degradation-table", type=click.Path(exists=True, dir_okay=False), default=None, help="euv: local aiapy correction table.")
+@click.option("--fov", type=click.FloatRange(min=1), default=None, help="euv: field of view of the grid in arcsec [default: 2457.6, AIA's].")
+@click.option("--crop", type=click.IntRange(min=8), default=None, help="magnetogram: C x C native-resolution crops.")
+@click.option("--crop-mode", type=click.Choice(["center", "random", "ar"]), default="center", show_default=True, help="magnetogram: where crops go (ar = strongest active region).")
+@click.option("--crops-per-image", type=click.IntRange(min=1), default=1, show_default=True, help="magnetogram: random crops per image.")
+@click.option("--crop-list", type=click.Path(exists=True, dir_okay=False), default=None, help="magnetogram: CSV of crop centres (tx, ty in arcsec[, file]).")
+@click.option("--pairs", type=click.IntRange(min=2), default=None, help="magnetogram: also store the f x f block-mean low-resolution image.")
+@click.option("--augment/--no-augment", default=True, show_default=True, help="granulation: the x10 mirror/rotation augmentation.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of random crops.")
+@click.option("--dry-run", is_flag=True, help="List what would be built and stop.")
+@config_option
+def build(kind, inputs, out, size, workers, wavelength, register, degradation, degradation_table, fov, crop, crop_mode,
+          crops_per_image, crop_list, pairs, augment, seed, dry_run):
+    """Preprocess FITS files into a chunked Zarr store (resumable; bad files are skipped with a reason)."""
+    from ..data.build import build_store, resolve_inputs
+
+    if kind != "magnetogram" and (crop or pairs or crop_list):
+        raise HeliogenError("--crop, --crop-list and --pairs apply to --kind magnetogram only")
+    if kind == "euv" and size is None:
+        size = 256
+    if kind == "granulation" and size is None:
+        size = 128
+    options = {}
+    if kind == "euv":
+        options = {"wavelength": wavelength, "register": register, "degradation": degradation, "degradation_table": degradation_table, "fov": fov}
+    elif kind == "magnetogram":
+        mode = "list" if crop_list else crop_mode
+        if crop_list and not crop:
+            raise HeliogenError("--crop-list needs --crop to set the crop size")
+        options = {"crop": crop, "crop_mode": mode, "n_random": crops_per_image, "pairs": pairs, "seed": seed,
+                   "positions": _read_crop_list(crop_list) if crop_list else None}
+    else:
+        from ..data.granulation import AUGMENTATIONS
+
+        options = {"augmentations": list(AUGMENTATIONS if augment else AUGMENTATIONS[:1])}
+    if dry_run:
+        files = resolve_inputs(inputs)
+        click.echo(f"would build {len(files)} file(s) into {out} as {kind} at size {size}: {options}")
+        return
+    report = build_store(inputs, out, kind, size, workers=workers, **options)
+    click.echo(report.summary())
+    if report.total_samples == 0:
+        raise HeliogenError("no image could be built; see the skip reasons above")
+
+
+@data.command("labels")
+@click.option("--store", "store", type=click.Path(exists=True), required=True, help="Store to label.")
+@click.option("--goes", "goes", multiple=True, type=click.Path(exists=True, dir_okay=False), help="GOES XRS file (FITS, netCDF or CSV); repeatable.")
+@click.option("--flare-list", type=click.Path(exists=True, dir_okay=False), default=None, help="SWPC-style flare list CSV.")
+@click.option("--window", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True, help="Full window width in minutes, centred on each image time.")
+def labels(store, goes, flare_list, window):
+    """Attach peak XRS-B flux, GOES class (A-X) and log10 flux to each image."""
+    from ..data.labels import attach_labels
+
+    counts = attach_labels(store, goes, flare_list, window)
+    click.echo("labels: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@data.command("fetch")
+@click.option("--instrument", type=click.Choice(["aia", "hmi", "mdi"]), required=True)
+@click.option("--wavelength", type=click.IntRange(min=1), default=193, show_default=True, help="AIA channel in Angstrom.")
+@click.option("--start", required=True, help="Start time (UTC, ISO).")
+@click.option("--end", required=True, help="End time (UTC, ISO).")
+@click.option("--cadence", default="6h", show_default=True, help="One file per cadence step (e.g. 6h, 12min).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Download directory.")
+@click.option("--via", type=click.Choice(["fido", "jsoc"]), default="fido", show_default=True, help="Fido (VSO) or a JSOC export (needs JSOC_EMAIL).")
+@click.option("--email", envvar="JSOC_EMAIL", default=None, help="JSOC-registered e-mail [env: JSOC_EMAIL].")
+@click.option("--dry-run", is_flag=True, help="Search only and print what would be downloaded.")
+def fetch(instrument, wavelength, start, end, cadence, out, via, email, dry_run):
+    """Download real AIA/HMI/MDI data with sunpy Fido (resumes: existing files are kept)."""
+    from ..data import fetch as fetching
+
+    if dry_run:
+        result = fetching.search(instrument, start, end, cadence, wavelength=wavelength, via=via, email=email)
+        click.echo(result)
+        click.echo(f"found {sum(len(r) for r in result)} record(s)")
+        return
+    files = fetching.fetch(instrument, start, end, cadence, out, wavelength=wavelength, via=via, email=email)
+    click.echo(f"have {len(files)} file(s) in {out}")
+
+
+@data.command("show")
+@click.argument("store", type=click.Path(exists=True))
+@click.option("--n", "n", type=click.IntRange(min=1, max=256), default=16, show_default=True, help="Images in the grid.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="grid.png", show_default=True, help="PNG to write.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Which images (a seeded choice).")
+def show(store, n, output, seed):
+    """Quicklook grid in the instrument's sunpy colormap, in physical units."""
+    from ..viz.quicklook import plot_store_grid
+
+    path = plot_store_grid(store, n=n, output=output, seed=seed)
+    click.echo(f"wrote {path}")
+
+
+@data.command("info")
+@click.argument("store", type=click.Path(exists=True))
+def info(store):
+    """Summarise a store: size, kind, normalisation, labels and skipped inputs."""
+    from ..data.store import open_store
+
+    s = open_store(store)
+    a = s.attrs
+    click.echo(f"{store}: {s.n} {a['kind']} samples of {a['channels']}x{a['size']}x{a['size']}")
+    click.echo(f"normalisation: {a['normalisation']}")
+    if "labels" in a:
+        click.echo(f"labels: {a['labels']['counts']}")
+    for src, reason in a.get("skipped", {}).items():
+        click.echo(f"skipped {Path(src).name}: {reason}")
