@@ -56,11 +56,22 @@ def make_files(n: int, folder: Path, crota: float = 0.0) -> list[Path]:
     return paths
 
 
-def floor_seconds(paths) -> float:
+def _decompress(path) -> float:
+    with fits.open(path) as hdul:
+        return float(np.asarray(hdul[1].data).sum())
+
+
+def floor_seconds(paths, processes: int = 1) -> float:
+    """Decompression alone, in ``processes`` parallel processes (the machine's own scaling)."""
+    import multiprocessing as mp
+
     t0 = time.perf_counter()
-    for p in paths:
-        with fits.open(p) as hdul:
-            np.asarray(hdul[1].data).sum()
+    if processes == 1:
+        for p in paths:
+            _decompress(p)
+    else:
+        with mp.get_context("fork").Pool(processes) as pool:
+            pool.map(_decompress, paths, chunksize=1)
     return time.perf_counter() - t0
 
 
@@ -77,14 +88,18 @@ def build_seconds(paths, workers: int, out: Path) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--files", type=int, default=24)
     args = parser.parse_args()
     work = WORK / "build"
     paths = make_files(args.files, work / "fits")
     rolled = make_files(2, work / "fits_rolled", crota=0.05)
+    build_seconds(paths[:1], 1, work / "warmup.zarr")  # imports and first-call costs out of the timings
     floor = floor_seconds(paths)
     floor_ips = len(paths) / floor
-    rows = [{"config": "floor: decompress only", "workers": 1, "files": len(paths), "seconds": round(floor, 3), "images_per_s": round(floor_ips, 3)}]
+    floor2 = floor_seconds(paths, processes=2)
+    rows = [{"config": "floor: decompress only", "workers": 1, "files": len(paths), "seconds": round(floor, 3), "images_per_s": round(floor_ips, 3)},
+            {"config": "floor: decompress only, 2 processes", "workers": 2, "files": len(paths), "seconds": round(floor2, 3),
+             "images_per_s": round(len(paths) / floor2, 3), "speedup_over_1": round(floor / floor2, 3)}]
     ours = {}
     for workers in (1, 2):
         sec = build_seconds(paths, workers, work / f"store_w{workers}.zarr")
@@ -105,7 +120,10 @@ def main():
               "target": {"ratio_per_worker": 0.5, "speedup_2_workers": "near-linear (>= 1.6)"},
               "achieved": {"ratio_per_worker": round(per_worker, 3), "speedup_2_workers": round(scaling, 3)},
               "met": bool(per_worker >= 0.5 and scaling >= 1.6)},
-        notes="2-core machine: with 2 workers the parent's writing competes with the workers for cores.",
+        notes=("2-core machine: with 2 workers the parent (which writes the store) competes with both workers for "
+               "the 2 cores; the decompression floor's own 2-process speed-up is in the second row for comparison. "
+               "Real level-1 AIA frames carry a small roll, so aiapy's register (a 4096^2 spline rotation) runs and "
+               "dominates (last row); the goal rows use north-up frames where register is an identity and is skipped."),
     )
 
 

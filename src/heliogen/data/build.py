@@ -1,7 +1,7 @@
 """``heliogen data build``: preprocess FITS files into a store, resumably, skipping bad inputs.
 
 Workers preprocess files in parallel (a process pool, results consumed in input order);
-the parent alone writes the store and commits after each file. Re-running with the same
+the parent alone writes the store and commits every 16 files or 2 seconds. Re-running with the same
 options skips files whose rows are already committed; files skipped before are tried
 again (they may have been fixed). Each skip is logged with its reason, kept in the store's
 ``skipped`` attribute and summarised at the end.
@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["build_store", "BuildReport", "resolve_inputs", "KINDS"]
 log = logging.getLogger("heliogen.data")
 
 KINDS = ("euv", "magnetogram", "granulation")
+COMMIT_FILES, COMMIT_SECONDS = 16, 2.0  # commit after this many files or seconds, whichever first
 NORMALISATION = {
     "euv": lambda: Normalisation("log_max", {}),
     "magnetogram": lambda: Normalisation("linear", {"scale": 3000.0}),
@@ -194,26 +196,42 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         jobs = [(f, kind, size, options) for f in todo]
         results = pool.imap(_process, jobs) if pool else map(_process, jobs)
         n = store.n
-        for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=not progress):
-            if reason is not None:
-                log.warning("skip %s: %s", source, reason)
-                skipped[source] = reason
-                report.skipped[source] = reason
-                store.commit(skipped=skipped)
-                continue
-            skipped.pop(source, None)
-            images = np.stack([s.image for s in samples])
-            lowres = np.stack([s.lowres for s in samples]) if samples[0].lowres is not None else None
-            store.ensure_capacity(n + len(samples))
-            store.write_rows(n, images, [s.fields for s in samples], lowres)
-            norm.update(images)
-            n += len(samples)
+        pending: list = []
+        last = time.monotonic()
+
+        def flush():
+            # One write per column and one atomic commit for a batch of files.
+            nonlocal n, last
+            samples = [s for batch in pending for s in batch]
+            if samples:
+                images = np.stack([s.image for s in samples])
+                lowres = np.stack([s.lowres for s in samples]) if samples[0].lowres is not None else None
+                store.ensure_capacity(n + len(samples))
+                store.write_rows(n, images, [s.fields for s in samples], lowres)
+                norm.update(images)
+                n += len(samples)
             store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
-            report.added_files += 1
-            report.added_samples += len(samples)
+            pending.clear()
+            last = time.monotonic()
+
+        try:
+            for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=not progress):
+                if reason is not None:
+                    log.warning("skip %s: %s", source, reason)
+                    skipped[source] = reason
+                    report.skipped[source] = reason
+                else:
+                    skipped.pop(source, None)
+                    pending.append(samples)
+                    report.added_files += 1
+                    report.added_samples += len(samples)
+                if len(pending) >= COMMIT_FILES or time.monotonic() - last > COMMIT_SECONDS:
+                    flush()
+        finally:
+            flush()  # also on Ctrl-C: what is done is kept
     finally:
-        if pool:
-            pool.close()
+        if pool:  # every result is consumed unless an error stops the batch: then stop at once
+            pool.terminate()
             pool.join()
     report.total_samples = store.n
     return report

@@ -121,11 +121,13 @@ def preprocess_euv(
         elif degradation:
             raise HeliogenError("--degradation applies to AIA level-1 data only")
 
-    data = np.nan_to_num(np.asarray(smap.data, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    data /= exposure
+    data = np.asarray(smap.data)
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     scale = smap.scale.axis1.to_value("arcsec/pix")
     step = (fov / size) / scale  # output pixel in input pixels
-    image = area_resample(data, size, centre=_disk_centre_pixel(smap), step=step)
+    # Area averaging is linear, so dividing by the exposure afterwards is the same and 16x cheaper.
+    image = area_resample(data, size, centre=_disk_centre_pixel(smap), step=step) / exposure
     stored = np.log(np.clip(image, 1.0, None)).astype(np.float32)
 
     fields = map_fields(smap, source)
