@@ -15,7 +15,9 @@ from .. import __version__
 from ..errors import HeliogenError
 from .data import data
 from .demo import demo
-from .stages import evaluate, mosaic, sample, train
+from .sample import sample
+from .stages import evaluate, mosaic
+from .train import train
 
 __all__ = ["cli", "main"]
 

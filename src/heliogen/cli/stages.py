@@ -1,16 +1,6 @@
-"""Command groups whose commands arrive with the model issues: train, sample, evaluate, mosaic."""
+"""Command groups whose commands arrive with later issues: evaluate, mosaic."""
 
 import click
-
-
-@click.group()
-def train():
-    """Train models (diffusion, GANs, VAEs, super-resolution) on a store."""
-
-
-@click.group()
-def sample():
-    """Sample trained models to FITS files with WCS and provenance."""
 
 
 @click.group()

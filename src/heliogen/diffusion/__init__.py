@@ -1,0 +1,1 @@
+"""Diffusion models for solar images: schedules, conditioning, guidance and samplers."""

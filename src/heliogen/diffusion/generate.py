@@ -1,0 +1,140 @@
+"""Sampling a run to files: one FITS per sample, a PNG grid, per-condition statistics.
+
+FITS values are in physical units (the store's normalisation inverted); headers carry the
+training grid's instrument and helioprojective WCS, and the model, sampler, steps, seed and
+condition. The flare-class poster shows per-class mean and standard-deviation images;
+``stats=True`` writes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.fitsio import write_map
+from ..data.goes import GOES_CLASSES, goes_class
+from ..data.grid_header import grid_map
+from ..errors import HeliogenError
+from .run import load_run
+from .sampling import sample_images
+
+__all__ = ["generate", "conditions_for"]
+
+
+def conditions_for(cond_kind: str, classes, fluxes) -> list[dict]:
+    """The list of conditions to sample: ``{"label", "class_index"?, "log10_flux"?}`` each."""
+    classes, fluxes = list(classes or []), list(fluxes or [])
+    if cond_kind == "none":
+        if classes or fluxes:
+            raise HeliogenError("this model is unconditional: it takes no --class or --flux")
+        return [{"label": "uncond"}]
+    uses_class, uses_flux = "class" in cond_kind, "flux" in cond_kind
+    if fluxes and not uses_flux:
+        raise HeliogenError("this model is conditioned on the class only: use --class, not --flux")
+    if not classes and not fluxes:
+        classes = list(GOES_CLASSES)
+    out = []
+    if classes and fluxes:
+        if len(classes) != len(fluxes):
+            raise HeliogenError("give as many --flux values as --class letters (they are paired)")
+        pairs = list(zip(classes, fluxes))
+    elif classes:
+        # a class alone stands for the middle of its decade (log10 flux -7.5 for B, ...)
+        pairs = [(c, 10.0 ** (-8 + GOES_CLASSES.index(c) + 0.5)) for c in classes]
+    else:
+        pairs = [(str(goes_class(f)), f) for f in fluxes]
+    for c, f in pairs:
+        item = {"label": c if not uses_flux else (f"{c}_{f:.2g}" if uses_class else f"flux{f:.2g}")}
+        if uses_class:
+            if c not in GOES_CLASSES:
+                raise HeliogenError(f"unknown GOES class {c!r}; use A, B, C, M or X")
+            item["class_index"] = GOES_CLASSES.index(c)
+        if uses_flux:
+            item["log10_flux"] = float(np.log10(f))
+        out.append(item)
+    return out
+
+
+def generate(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=(), fluxes=(), guidance=None, seed=0, batch=16,
+             eval_batch=8, stats=False, checkpoint=None, device="auto", progress=True) -> dict:
+    """Sample ``n`` images per condition from a run; returns the written paths."""
+    from ..viz.quicklook import plot_grid
+
+    dev = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    if device == "cuda" and dev != "cuda":
+        raise HeliogenError("--device cuda asked for, but no CUDA device is available")
+    run = load_run(run_dir, checkpoint, device=dev)
+    conds = conditions_for(run.model.cond, classes, fluxes)
+    if guidance is not None and not run.model.conditioned:
+        raise HeliogenError("--guidance needs a conditional model; this one is unconditional")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
+    seeds = [seed + k for k in range(n)]
+    header = run.data["header"]
+    fits_paths, grids, titles, per_cond = [], [], [], {}
+    for c in conds:
+        tensors = {}
+        if "class_index" in c:
+            tensors["class_index"] = torch.full((n,), c["class_index"], dtype=torch.long)
+        if "log10_flux" in c:
+            tensors["log10_flux"] = torch.full((n,), c["log10_flux"], dtype=torch.float32)
+        x = sample_images(run.model, run.scheduler_config, sampler, steps, seeds, run.shape, cond=tensors or None,
+                          guidance=guidance, batch=batch, eval_batch=eval_batch, device=dev, progress=progress)
+        phys = run.physical(x)
+        per_cond[c["label"]] = phys
+        for k, s in enumerate(seeds):
+            m = grid_map(phys[k, 0], header, comment=None)
+            path = out / f"{c['label']}_{s:06d}.fits"
+            write_map(m, path, model=run.run_dir.name, ckpt=run.checkpoint.name, sampler=sampler, nsteps=steps, seed=s,
+                      goescls=c["label"] if "class_index" in c else None,
+                      xrsflux=10 ** c["log10_flux"] if "log10_flux" in c else None,
+                      guidance=guidance, generatd=True)
+            fits_paths.append(path)
+        show = min(n, max(1, 64 // len(conds)))
+        grids.append(phys[:show, 0])
+        titles += [f"{c['label']} seed {s}" for s in seeds[:show]]
+    wl = header.get("WAVELNTH")
+    grid = plot_grid(np.concatenate(grids), run.data["kind"], out / "grid.png", titles=titles, wavelength=wl,
+                     instrument=header.get("INSTRUME", ""), suptitle=f"{run.run_dir.name}: {sampler}-{steps}" + (f", w={guidance}" if guidance is not None else ""))
+    result = {"fits": fits_paths, "grid": grid}
+    if stats:
+        result["stats"] = _write_stats(per_cond, run, out / "stats", header)
+    return result
+
+
+def _write_stats(per_cond: dict, run, folder: Path, header: dict) -> Path:
+    """Mean and standard deviation images per condition, as FITS and one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..viz.colormaps import colormap_for, norm_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = list(per_cond)
+    fig, axes = plt.subplots(2, len(labels), figsize=(2.2 * len(labels) + 0.6, 4.6), squeeze=False, constrained_layout=True)
+    kind = run.data["kind"]
+    means = {k: v[:, 0].mean(axis=0) for k, v in per_cond.items()}
+    stds = {k: v[:, 0].std(axis=0, ddof=1) if len(v) > 1 else np.zeros_like(v[0, 0]) for k, v in per_cond.items()}
+    mean_norm = norm_for(kind, np.stack(list(means.values())))
+    std_max = max(float(s.max()) for s in stds.values()) or 1.0
+    for j, label in enumerate(labels):
+        for name, img in (("mean", means[label]), ("std", stds[label])):
+            write_map(grid_map(img, header), folder / f"{name}_{label}.fits", model=run.run_dir.name, statistc=name,
+                      nsamples=len(per_cond[label]), goescls=label)
+        axes[0, j].imshow(means[label], origin="lower", cmap=colormap_for(kind, header.get("WAVELNTH")), norm=mean_norm)
+        im = axes[1, j].imshow(stds[label], origin="lower", cmap="magma", vmin=0, vmax=std_max)
+        axes[0, j].set_title(f"{label} mean (n={len(per_cond[label])})", fontsize=8)
+        axes[1, j].set_title(f"{label} std", fontsize=8)
+        for ax in axes[:, j]:
+            ax.set_axis_off()
+    fig.colorbar(im, ax=axes[1, :], shrink=0.8, label=f"std ({run.normalisation.unit})")
+    fig.savefig(folder / "stats.png", dpi=110)
+    plt.close(fig)
+    return folder

@@ -1,0 +1,58 @@
+"""Noise schedules (ADM's, through diffusers schedulers) and the samplers built on them.
+
+ADM's linear schedule (Ho et al. 2020; Nichol & Dhariwal 2021, sec. 3.2) is
+``beta_t = linspace(1e-4 * 1000/T, 0.02 * 1000/T, T)``: the endpoints are rescaled by 1000/T
+so that any number of steps T traces the same continuous process as T=1000. The cosine
+option is Nichol & Dhariwal's (eq. 17), diffusers' ``squaredcos_cap_v2``. Training noise
+and every sampler use diffusers schedulers configured from one dict, so they share betas.
+"""
+
+from __future__ import annotations
+
+from ..errors import HeliogenError
+
+__all__ = ["scheduler_config", "make_scheduler", "SAMPLERS", "SCHEDULES", "PREDICTIONS"]
+
+SCHEDULES = ("linear", "cosine")
+PREDICTIONS = ("epsilon", "v_prediction")
+SAMPLERS = ("ddpm", "ddim", "dpmpp")
+
+
+def scheduler_config(timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon") -> dict:
+    """The diffusers scheduler config for ADM's schedule with ``timesteps`` steps."""
+    if schedule not in SCHEDULES:
+        raise HeliogenError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if prediction not in PREDICTIONS:
+        raise HeliogenError(f"unknown prediction {prediction!r}; choose from {', '.join(PREDICTIONS)}")
+    if timesteps < 2:
+        raise HeliogenError("the schedule needs at least 2 timesteps")
+    scale = 1000.0 / timesteps
+    config = {
+        "num_train_timesteps": int(timesteps),
+        "beta_schedule": "linear" if schedule == "linear" else "squaredcos_cap_v2",
+        "beta_start": 1e-4 * scale,
+        "beta_end": 0.02 * scale,
+        "prediction_type": prediction,
+        "clip_sample": True,  # ADM clips the predicted x0 to [-1, 1] (clip_denoised)
+        "clip_sample_range": 1.0,
+        "timestep_spacing": "trailing",  # start sampling at t = T-1 (Lin et al. 2024)
+    }
+    return config
+
+
+def make_scheduler(kind: str, config: dict):
+    """A fresh diffusers scheduler of ``kind`` ("train", "ddpm", "ddim", "dpmpp") from ``config``.
+
+    ``dpmpp`` is DPM-Solver++(2M) (Lu et al. 2022), ``ddim`` is deterministic DDIM (eta=0),
+    ``ddpm`` is ancestral sampling with ADM's fixed small variance.
+    """
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    if kind in ("train", "ddpm"):
+        return DDPMScheduler.from_config(config, variance_type="fixed_small")
+    if kind == "ddim":
+        return DDIMScheduler.from_config(config, set_alpha_to_one=False)
+    if kind == "dpmpp":
+        cfg = {k: v for k, v in config.items() if not k.startswith("clip_sample")}
+        return DPMSolverMultistepScheduler.from_config(cfg, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True)
+    raise HeliogenError(f"unknown sampler {kind!r}; choose from {', '.join(SAMPLERS)}")

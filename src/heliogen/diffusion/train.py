@@ -1,0 +1,143 @@
+"""``heliogen train diffusion``: ADM-style training on a store (full-disk EUV study sec. 5 and
+appendix C.2; flare-class poster for the conditional models).
+
+Objective: epsilon-prediction MSE (Ho et al. 2020, eq. 14), or v-prediction (Salimans & Ho
+2022). Conditions are dropped with probability ``p_uncond`` for classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.dataset import StoreDataset
+from ..data.grid_header import grid_header_from_store
+from ..data.goes import GOES_CLASSES
+from ..data.store import open_store
+from ..errors import HeliogenError
+from ..models.unet_presets import unet_config
+from ..training.trainer import Trainer, TrainSettings
+from .conditioning import COND_KINDS
+from .model import SolarDiffusionModel
+from .run import to_model_space
+from .schedule import make_scheduler, scheduler_config
+
+__all__ = ["DiffusionSettings", "train_diffusion"]
+
+log = logging.getLogger("heliogen")
+
+DATA_RANGE = {"log_max": (0.0, 1.0), "linear": (-1.0, 1.0), "minmax": (-1.0, 1.0)}
+
+
+@dataclass
+class DiffusionSettings:
+    preset: str = "tiny"
+    cond: str = "none"
+    p_uncond: float = 0.1
+    timesteps: int = 1000
+    schedule: str = "linear"
+    prediction: str = "epsilon"
+    hflip: bool = False
+    grid_sampler: str = "dpmpp"
+    grid_steps: int = 20
+
+
+def _write_run_files(out: Path, store, model, sched_cfg, settings: TrainSettings, dset: DiffusionSettings, data_path):
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model_config.json").write_text(json.dumps({**model.config(), "scheduler": sched_cfg}, indent=2))
+    classes = sorted(set(store.column("goes_class")) - {""}) if "goes_class" in store.columns() else []
+    data = {"store": str(Path(data_path).resolve()), "kind": store.kind, "size": store.size, "channels": int(store.attrs["channels"]),
+            "normalisation": store.normalisation.to_dict(), "data_range": DATA_RANGE[store.normalisation.kind],
+            "header": grid_header_from_store(store), "classes": classes, "n": store.n}
+    (out / "data.json").write_text(json.dumps(data, indent=2))
+    resolved = {"data": str(data_path), "out": str(out), **asdict(dset), **asdict(settings)}
+    (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    return data
+
+
+def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings) -> dict:
+    """Train (or resume) a diffusion model on the store ``data`` into the run directory ``out``."""
+    if dset.cond not in COND_KINDS:
+        raise HeliogenError(f"unknown condition {dset.cond!r}; choose from {', '.join(COND_KINDS)}")
+    if not 0.0 <= dset.p_uncond < 1.0:
+        raise HeliogenError("--p-uncond must be in [0, 1)")
+    store = open_store(data)
+    labels = dset.cond != "none"
+    dataset = StoreDataset(store, labels=labels)  # fails at once on a store without labels
+    out = Path(out)
+    sched_cfg = scheduler_config(dset.timesteps, dset.schedule, dset.prediction)
+    torch.manual_seed(settings.seed)
+    model = SolarDiffusionModel(unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), dset.cond)
+    data_info = None
+    if _is_main():
+        data_info = _write_run_files(out, store, model, sched_cfg, settings, dset, data)
+    data_range = DATA_RANGE[store.normalisation.kind]
+    train_sched = make_scheduler("train", sched_cfg)
+
+    def step_fn(batch, ctx):
+        net, g, dev = ctx.module("model"), ctx.generator, ctx.device
+        x0 = to_model_space(batch["image"].float(), data_range)
+        b = x0.shape[0]
+        if dset.hflip:
+            flip = (torch.rand(b, generator=g) < 0.5).view(b, 1, 1, 1)
+            x0 = torch.where(flip, x0.flip(-1), x0)
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.randint(0, dset.timesteps, (b,), generator=g)
+        x_t = train_sched.add_noise(x0, noise, t)
+        target = noise if dset.prediction == "epsilon" else train_sched.get_velocity(x0, noise, t)
+        kwargs = {}
+        if labels:
+            kwargs["drop"] = (torch.rand(b, generator=g) < dset.p_uncond).to(dev)
+            if "class" in dset.cond:
+                kwargs["class_index"] = batch["class_index"].to(dev)
+            if "flux" in dset.cond:
+                kwargs["log10_flux"] = batch["log10_flux"].to(dev)
+        pred = net(x_t.to(dev), t.to(dev), **kwargs)
+        loss = F.mse_loss(pred.float(), target.to(dev).float())
+        grad = ctx.optimize(loss, "model")
+        return {"loss": loss.item(), "grad_norm": grad}
+
+    def sample_fn(ema, path, step):
+        from .sampling import sample_images
+        from ..viz.quicklook import plot_grid
+        from .run import from_model_space
+
+        m = ema["model"]
+        k = 8
+        cond, titles = None, None
+        if labels:
+            idx = torch.arange(k) % len(GOES_CLASSES)
+            cond = {}
+            if "class" in dset.cond:
+                cond["class_index"] = idx
+            if "flux" in dset.cond:
+                cond["log10_flux"] = (-8.0 + idx.float() + 0.5)
+            titles = [GOES_CLASSES[i] for i in idx.tolist()]
+        x = sample_images(m, sched_cfg, dset.grid_sampler, dset.grid_steps, range(k), (store.attrs["channels"], store.size, store.size),
+                          cond=cond, batch=k, progress=False)
+        phys = store.normalisation.physical(from_model_space(x.astype(np.float64), data_range))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot_grid(phys[:, 0], store.kind, path, titles=titles, wavelength=(data_info or {}).get("header", {}).get("WAVELNTH"), suptitle=f"step {step} (EMA)")
+
+    trainer = Trainer(out, settings, {"model": model},
+                      {"model": lambda mods: torch.optim.AdamW(mods["model"].parameters(), lr=settings.lr, weight_decay=settings.weight_decay)},
+                      ["model"], dataset, step_fn, sample_fn)
+    try:
+        result = trainer.run()
+    finally:
+        trainer.close()
+    return result
+
+
+def _is_main() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0

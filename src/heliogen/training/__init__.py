@@ -1,0 +1,1 @@
+"""One training loop on HF accelerate, shared by every trainer (diffusion, GAN, VAE, SR)."""

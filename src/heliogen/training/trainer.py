@@ -1,0 +1,274 @@
+"""The training loop every heliogen trainer uses, on HF accelerate.
+
+One process or many (``accelerate launch``, ``torchrun``, SLURM): the loop is the same.
+It owns what all trainers share: devices and mixed precision, deterministic step-indexed
+batches, gradient clipping, EMA of weights, atomic checkpoints every K steps and exact
+resume, pre-emption (SIGTERM/SIGUSR1 checkpoint, then stop), ``stats.jsonl`` and TensorBoard
+logs, sample grids, and a tqdm bar on rank 0. A trainer supplies the modules, their
+optimizers and a ``step_fn`` that computes losses and calls :meth:`StepContext.optimize`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import HeliogenError
+from .batches import StepBatchSampler, step_seed
+from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint
+
+__all__ = ["TrainSettings", "Trainer", "StepContext"]
+
+log = logging.getLogger("heliogen")
+
+
+@dataclass
+class TrainSettings:
+    """Settings every trainer shares (the CLI's common options)."""
+
+    steps: int = 1000
+    batch: int = 16  # global batch, split over processes
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    ema: float = 0.9999
+    grad_clip: float = 1.0
+    checkpoint_every: int = 1000
+    sample_every: int = 0
+    log_every: int = 10
+    keep_checkpoints: int = 3
+    seed: int = 0
+    mixed_precision: str = "auto"  # auto: bf16 on a GPU that has it, else none; never on CPU
+    device: str = "auto"
+    workers: int = 0
+    resume: str = "auto"  # auto | never | PATH to a checkpoint directory
+    progress: bool = True
+
+
+class StepContext:
+    """What a ``step_fn`` gets: the step, a seeded generator, the accelerator and optimizers."""
+
+    def __init__(self, trainer: "Trainer", step: int):
+        self.trainer = trainer
+        self.step = step
+        self.accelerator = trainer.accelerator
+        self.generator = torch.Generator().manual_seed(step_seed(trainer.settings.seed, step, trainer.accelerator.process_index))
+
+    @property
+    def device(self):
+        return self.accelerator.device
+
+    def module(self, name: str):
+        return self.trainer.modules[name]
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> float:
+        """Backward, clip, step and zero one optimizer; returns the gradient norm (or NaN-free 0)."""
+        acc = self.accelerator
+        if not torch.isfinite(loss):
+            raise HeliogenError(f"the loss became {loss.item()} at step {self.step}; lower --lr or check the data")
+        acc.backward(loss)
+        opt = self.trainer.optimizers[optimizer]
+        params = [p for group in opt.param_groups for p in group["params"]]
+        norm = acc.clip_grad_norm_(params, self.trainer.settings.grad_clip) if self.trainer.settings.grad_clip > 0 else None
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return float(norm) if norm is not None else 0.0
+
+
+class Trainer:
+    """Run ``step_fn`` for ``settings.steps`` steps with checkpoints, EMA, logs and resume.
+
+    Parameters
+    ----------
+    run_dir : path
+    settings : TrainSettings
+    modules : dict of name -> torch.nn.Module
+    optimizers : dict of name -> callable(module dict) -> torch.optim.Optimizer
+    ema_modules : sequence of str
+        Modules whose weights get an exponential moving average (``<name>_ema`` in checkpoints).
+    dataset : torch Dataset
+    step_fn : callable(batch, StepContext) -> dict of float
+    sample_fn : callable(ema modules dict, path, step), optional
+        Writes a sample grid every ``settings.sample_every`` steps (rank 0).
+    """
+
+    def __init__(self, run_dir, settings: TrainSettings, modules: dict, optimizers: dict, ema_modules, dataset,
+                 step_fn: Callable, sample_fn: Callable | None = None):
+        from accelerate import Accelerator
+
+        self.run_dir = Path(run_dir)
+        self.settings = settings
+        if settings.steps < 1 or settings.batch < 1:
+            raise HeliogenError("--steps and --batch must be at least 1")
+        cuda = torch.cuda.is_available() and settings.device in ("auto", "cuda")
+        if settings.device == "cuda" and not torch.cuda.is_available():
+            raise HeliogenError("--device cuda asked for, but no CUDA device is available")
+        precision = settings.mixed_precision
+        if precision == "auto":
+            precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "no")
+        self.accelerator = Accelerator(cpu=not cuda, mixed_precision=precision if cuda else "no")
+        world = self.accelerator.num_processes
+        if settings.batch % world:
+            raise HeliogenError(f"--batch {settings.batch} is not divisible by the {world} processes")
+        self.dataset = dataset
+        self.step_fn, self.sample_fn = step_fn, sample_fn
+        self.raw_modules = dict(modules)
+        self.optimizers = {name: make(self.raw_modules) for name, make in optimizers.items()}
+        prepared = self.accelerator.prepare(*self.raw_modules.values(), *self.optimizers.values())
+        k = len(self.raw_modules)
+        self.modules = dict(zip(self.raw_modules, prepared[:k]))
+        self.optimizers = dict(zip(self.optimizers, prepared[k:]))
+        from diffusers.training_utils import EMAModel
+
+        self.ema = {name: EMAModel(self.raw_modules[name].parameters(), decay=settings.ema) for name in ema_modules}
+        self.step = 0
+        self._stop = threading.Event()
+
+    # -- checkpoints ------------------------------------------------------------------
+    def _weights(self) -> dict:
+        weights = {name: m.state_dict() for name, m in self.raw_modules.items()}
+        for name, ema in self.ema.items():
+            # full state dict (buffers such as BatchNorm statistics come from the live model)
+            averaged = dict(weights[name])
+            averaged.update(zip(_param_names(self.raw_modules[name]), ema.shadow_params))
+            weights[f"{name}_ema"] = averaged
+        return weights
+
+    def save(self) -> Path | None:
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        path = None
+        if acc.is_main_process:
+            state = {
+                "step": self.step,
+                "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                "ema": {n: e.state_dict() for n, e in self.ema.items()},
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+                "settings": asdict(self.settings),
+            }
+            path = save_checkpoint(self.run_dir, self.step, self._weights(), state, keep=self.settings.keep_checkpoints)
+        acc.wait_for_everyone()
+        return path
+
+    def _resume(self) -> None:
+        how = self.settings.resume
+        if how in ("never", "none", "", None):
+            return
+        ckpt = latest_checkpoint(self.run_dir) if how == "auto" else Path(how)
+        if ckpt is None:
+            return
+        if not ckpt.is_dir():
+            raise HeliogenError(f"no checkpoint at {ckpt}")
+        state = load_state(ckpt)
+        for name, module in self.raw_modules.items():
+            try:
+                module.load_state_dict(load_weights(ckpt, name))
+            except RuntimeError as err:
+                raise HeliogenError(f"checkpoint {ckpt} does not fit the model ({str(err).splitlines()[0]})") from None
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, ema in self.ema.items():
+            ema.load_state_dict(state["ema"][name])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        self.step = int(state["step"])
+        log.info("resumed from %s at step %d", ckpt, self.step)
+
+    # -- the loop ---------------------------------------------------------------------
+    def _on_signal(self, signum, frame):
+        log.warning("signal %d: checkpointing at the end of this step, then stopping", signum)
+        self._stop.set()
+
+    def run(self) -> dict:
+        """Train; returns ``{"step": last step, "stopped": bool, "checkpoint": path}``."""
+        from torch.utils.data import DataLoader
+        from tqdm.auto import tqdm
+
+        s, acc = self.settings, self.accelerator
+        self._resume()
+        if acc.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)):
+                if sig is not None:
+                    signal.signal(sig, self._on_signal)
+        sampler = StepBatchSampler(len(self.dataset), s.batch, self.step, s.steps, s.seed, acc.process_index, acc.num_processes)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers)
+        writer = stats = None
+        if acc.is_main_process:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.run_dir / "tb"))
+            stats = open(self.run_dir / "stats.jsonl", "a")
+        bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=not (acc.is_main_process and s.progress))
+        last_saved = None
+        t0, seen = time.perf_counter(), 0
+        try:
+            for batch in loader:
+                for module in self.modules.values():
+                    module.train()
+                ctx = StepContext(self, self.step)
+                with acc.autocast():
+                    metrics = self.step_fn(batch, ctx)
+                for name, ema in self.ema.items():
+                    ema.step(self.raw_modules[name].parameters())
+                self.step += 1
+                seen += s.batch
+                bar.update(1)
+                if acc.is_main_process and (self.step % s.log_every == 0 or self.step == s.steps):
+                    elapsed = time.perf_counter() - t0
+                    row = {"step": self.step, **{k: float(v) for k, v in metrics.items()},
+                           "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
+                           "images_per_s": seen / max(elapsed, 1e-9), "time": time.time()}
+                    stats.write(json.dumps(row) + "\n")
+                    stats.flush()
+                    for k, v in metrics.items():
+                        writer.add_scalar(k, float(v), self.step)
+                    bar.set_postfix({k: f"{float(v):.4g}" for k, v in metrics.items()})
+                    t0, seen = time.perf_counter(), 0
+                if self.step % s.checkpoint_every == 0 or self.step == s.steps or self._stop.is_set():
+                    last_saved = self.save()
+                if self.sample_fn and s.sample_every and self.step % s.sample_every == 0 and acc.is_main_process:
+                    self.sample_fn(self.ema_modules(), self.run_dir / "samples" / f"step-{self.step:07d}.png", self.step)
+                if self._stop.is_set():
+                    break
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+                stats.close()
+        return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved}
+
+    def ema_modules(self) -> dict:
+        """Copies of the EMA-averaged modules (the weights sampling uses), in eval mode."""
+        import copy
+
+        out = {}
+        for name, ema in self.ema.items():
+            module = copy.deepcopy(self.raw_modules[name])
+            ema.copy_to(module.parameters())
+            out[name] = module.eval()
+        return out
+
+    def close(self) -> None:
+        """End every rank cleanly: a barrier before tearing down gloo/NCCL (OFFLINE.md)."""
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        acc.end_training()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
+def _param_names(module) -> list[str]:
+    return [n for n, _ in module.named_parameters()]
