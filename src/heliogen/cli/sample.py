@@ -20,10 +20,11 @@ import click
 @click.option("--stats", is_flag=True, help="Also write per-condition mean and standard-deviation images.")
 @click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None, help="A checkpoint directory [default: newest].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def sample(run, n, sampler, steps, classes, fluxes, guidance, seed, out, batch, eval_batch, stats, checkpoint, device):
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def sample(run, n, sampler, steps, classes, fluxes, guidance, seed, out, batch, eval_batch, stats, checkpoint, device, no_progress):
     """Sample a trained diffusion run (EMA weights) into FITS files and a PNG grid."""
     from ..diffusion.generate import generate
 
     paths = generate(run, out, n=n, sampler=sampler, steps=steps, classes=[c.upper() for c in classes], fluxes=list(fluxes),
-                     guidance=guidance, seed=seed, batch=batch, eval_batch=eval_batch, stats=stats, checkpoint=checkpoint, device=device)
+                     guidance=guidance, seed=seed, batch=batch, eval_batch=eval_batch, stats=stats, checkpoint=checkpoint, device=device, progress=not no_progress)
     click.echo(f"wrote {len(paths['fits'])} FITS file(s), {paths['grid']}" + (f", statistics in {paths['stats']}" if stats else ""))

@@ -190,7 +190,7 @@ class Trainer:
         self._stop.set()
 
     def run(self) -> dict:
-        """Train; returns ``{"step": last step, "stopped": bool, "checkpoint": path}``."""
+        """Train; returns ``{"step", "stopped", "checkpoint", "modules"}`` (the trained modules)."""
         from torch.utils.data import DataLoader
         from tqdm.auto import tqdm
 
@@ -247,7 +247,7 @@ class Trainer:
             if writer is not None:
                 writer.close()
                 stats.close()
-        return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved}
+        return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved, "modules": self.raw_modules}
 
     def ema_modules(self) -> dict:
         """Copies of the EMA-averaged modules (the weights sampling uses), in eval mode."""
