@@ -110,3 +110,18 @@ def copy_files():
         return [Path(shutil.copy(p, folder)) for p in paths]
 
     return _copy
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch and BLAS on one thread for a module: with 2 cores shared, OpenMP spin-waiting on
+    2 threads under load runs ~8x slower than 1 thread. Restored afterwards."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    limits = threadpool_limits(1)  # BLAS/OpenMP too (eigh of 2048^2 covariances)
+    yield
+    limits.restore_original_limits()
+    torch.set_num_threads(n)

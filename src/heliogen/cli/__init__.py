@@ -7,6 +7,7 @@ A user's mistake (bad option, missing file, unusable input) prints one line on s
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -15,8 +16,9 @@ from .. import __version__
 from ..errors import HeliogenError
 from .data import data
 from .demo import demo
+from .evaluate import evaluate
 from .sample import sample
-from .stages import evaluate, mosaic
+from .stages import mosaic
 from .train import train
 
 __all__ = ["cli", "main"]
@@ -29,6 +31,8 @@ __all__ = ["cli", "main"]
 def cli(verbose: int, quiet: bool):
     """heliogen: generative modelling of solar observations, from FITS to FITS."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads its defaults from TQDM_* variables
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("heliogen: %(message)s"))
     logger = logging.getLogger("heliogen")

@@ -1,11 +1,6 @@
-"""Command groups whose commands arrive with later issues: evaluate, mosaic."""
+"""Command groups whose commands arrive with later issues: mosaic."""
 
 import click
-
-
-@click.group()
-def evaluate():
-    """Evaluate generated images against real ones (distribution, pairwise and physics metrics)."""
 
 
 @click.group()

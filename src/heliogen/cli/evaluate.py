@@ -1,0 +1,138 @@
+"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``rank``, ``human``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["evaluate"]
+
+
+def _echo_table(metrics: dict):
+    from ..evaluate.schema import flatten_metrics
+
+    for k, v in flatten_metrics({"metrics": metrics}).items():
+        click.echo(f"{k:40s} {v:.6g}")
+
+
+@click.group(invoke_without_command=True, context_settings={"show_default": True})
+@click.option("--real", type=click.Path(exists=True, path_type=Path), help="Real images: a store or a FITS directory.")
+@click.option("--fake", type=click.Path(exists=True, path_type=Path), help="Generated images: a store or a FITS directory.")
+@click.option("--metrics", default="fd,kid,prdc", help="Comma-separated: fd,kid,prdc,patch-fd,cluster,histogram.")
+@click.option("--features", default="inception", help="Comma-separated extractors: inception,inception-random,effnet-lite0|1|2,clip-rn50,clip-vitb32,domain:PATH.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("metrics.json"), help="Metrics JSON.")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="HTML report with plots.")
+@click.option("--n", type=click.IntRange(min=1), default=None, help="Seeded random subset of each set.")
+@click.option("--kind", type=click.Choice(["euv", "magnetogram", "granulation"]), default=None, help="Override the kind guessed from FITS headers.")
+@click.option("--legacy-uint8", is_flag=True, help="Quantise to 8 bits before resizing, as pytorch-fid/clean-fid read PNGs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32)
+@click.option("--device", default="cpu", help="torch device (cpu, cuda, auto).")
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=100)
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000)
+@click.option("--k", "prdc_k", type=click.IntRange(min=1), default=3, help="Neighbours for precision/recall.")
+@click.option("--clusters", type=click.IntRange(min=1), default=10, help="K for the cluster metrics.")
+@click.option("--patch-sizes", default="64,128,256", help="Crop sizes for patch-FD.")
+@click.option("--crops-per-image", type=click.IntRange(min=1), default=4)
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Real-feature cache [default: $HELIOGEN_CACHE_DIR or ~/.cache/heliogen/features].")
+@click.option("--no-cache", is_flag=True, help="Do not cache real-set features.")
+@click.option("--seed", type=int, default=0)
+@click.pass_context
+def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_uint8, batch_size, device, kid_subsets,
+             kid_subset_size, prdc_k, clusters, patch_sizes, crops_per_image, cache_dir, no_cache, seed):
+    """Evaluate generated images against real ones (distribution metrics), or run a subcommand."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if real is None or fake is None:
+        raise click.UsageError("give --real and --fake (or a subcommand: pairs, uncertainty, rank, human)")
+    from ..errors import HeliogenError
+    from ..evaluate.distribution import evaluate_distribution
+
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        sizes = tuple(int(s) for s in patch_sizes.split(",") if s.strip())
+    except ValueError:
+        raise HeliogenError(f"--patch-sizes must be comma-separated integers, not {patch_sizes!r}") from None
+    doc = evaluate_distribution(real, fake, metrics=metrics, features=features, n=n, out=out, report=report,
+                                cache_dir=None if no_cache else (cache_dir or "default"), batch_size=batch_size, device=device,
+                                legacy_uint8=legacy_uint8, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, k=prdc_k,
+                                cluster_k=clusters, patch_sizes=sizes, crops_per_image=crops_per_image, seed=seed, kind=kind)
+    _echo_table(doc["metrics"])
+    click.echo(f"wrote {out}" + (f" and {report}" if report else ""))
+
+
+@evaluate.command()
+@click.option("--pred", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path), help="Predicted FITS (G).")
+@click.option("--target", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path), help="Target FITS (G), same names.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("pairs.json"))
+@click.option("--report", type=click.Path(path_type=Path), default=None)
+@click.option("--data-range", type=click.FloatRange(min=0, min_open=True), default=2.0, help="PSNR/SSIM range in model space ([-1, 1] -> 2).")
+@click.option("--lpips-backbone", type=click.Path(exists=True, dir_okay=False), default=None, help="AlexNet weights for LPIPS [default: $HELIOGEN_LPIPS_BACKBONE].")
+@click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=300.0, help="Active-region threshold (G).")
+@click.option("--mu-correction", is_flag=True, help="Flux of the radial field over the true surface (|B|/mu^2).")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=2.0, help="Fourier split scale (arcsec).")
+def pairs(pred, target, out, report, data_range, lpips_backbone, threshold, mu_correction, scale):
+    """Super-resolution: pairwise, physics and Fourier metrics of matched FITS pairs."""
+    from ..evaluate.pairs import evaluate_pairs
+
+    doc = evaluate_pairs(pred, target, out=out, report=report, data_range=data_range, lpips_backbone=lpips_backbone,
+                         threshold=threshold, mu_correction=mu_correction, scale=scale)
+    _echo_table(doc["metrics"])
+    click.echo(f"wrote {out}")
+
+
+@evaluate.command()
+@click.option("--samples", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path), help="N FITS samples of one input.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("uncertainty.json"))
+@click.option("--report", type=click.Path(path_type=Path), default=None)
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=2.0)
+@click.option("--order", type=click.FloatRange(min=0, min_open=True), default=2.0, help="Butterworth order.")
+def uncertainty(samples, out, report, scale, order):
+    """Per-pixel std over samples, split into small and large scales (Butterworth high-pass)."""
+    from ..evaluate.uncertainty_eval import evaluate_uncertainty
+
+    doc = evaluate_uncertainty(samples, out=out, report=report, scale=scale, order=order)
+    _echo_table(doc["metrics"])
+    click.echo(f"wrote {out}")
+
+
+@evaluate.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--metrics", default=None, help="Comma-separated flattened metric names (default: all shared).")
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+def rank(files, metrics, out):
+    """Spearman rank correlations between metrics across models (one metrics JSON per model)."""
+    from ..evaluate.ranking import rank_metrics
+    from ..evaluate.schema import write_metrics
+
+    doc = rank_metrics(files, metrics.split(",") if metrics else None)
+    names = doc["metric_names"]
+    w = max(len(n) for n in names)
+    click.echo(" " * w + " " + " ".join(f"{i:>6d}" for i in range(len(names))))
+    for i, (name, row) in enumerate(zip(names, doc["metrics"]["spearman"])):
+        click.echo(f"{name:{w}s} " + " ".join(f"{v:6.2f}" for v in row) + f"  ({i})")
+    if out:
+        write_metrics(doc, out)
+
+
+@evaluate.command()
+@click.argument("table", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+def human(table, out):
+    """Human real-or-fake study: accuracy, binomial p-value, correlation with expertise."""
+    from ..evaluate.human import human_study
+    from ..evaluate.schema import new_document, write_metrics
+
+    res = human_study(table)
+    summary = {k: v for k, v in res.items() if k != "per_subject"}
+    click.echo(json.dumps(summary, indent=2))
+    if out:
+        doc = new_document("human", {"table": str(table)})
+        doc["metrics"] = summary
+        doc["per_subject"] = res["per_subject"]
+        write_metrics(doc, out)

@@ -1,0 +1,134 @@
+"""Fourier analysis of (super-resolved) maps: amplitude spectra, the 2" circle, radial
+power spectra and the fraction of power at scales below 2".
+
+The super-resolution paper (sec. 7, fig. 10) shows |FFT| of each prediction, zero
+frequency centred, with a circle "at the frequencies corresponding to 2" resolution":
+power outside the circle is structure finer than MDI's 2" pixels can carry. heliogen
+puts the circle at the Nyquist frequency of ``scale``-arcsec pixels,
+f_c = 1 / (2 scale) cycles/arcsec (0.25 for 2"), i.e. a radius of
+N CDELT / (2 scale) frequency bins in an N-pixel map; for a 4x super-resolved map this
+is exactly the low-resolution input's Nyquist frequency. CDELT comes from the header
+(arcsec per pixel). Spectra use ``numpy.fft``; the mean (DC) is removed before power
+fractions, so they describe fluctuations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HeliogenError
+from ..viz.figures import save_figure
+
+__all__ = [
+    "amplitude_spectrum", "cutoff_radius_px", "radial_frequency", "radial_power_spectrum", "small_scale_power_fraction",
+    "plot_amplitude_spectrum", "plot_radial_spectra", "SCALE_ARCSEC",
+]
+
+SCALE_ARCSEC = 2.0
+
+
+def _image(img) -> np.ndarray:
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim != 2 or min(a.shape) < 2:
+        raise HeliogenError(f"Fourier analysis takes one 2-D image, not shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise HeliogenError("the image contains NaN or infinite values (fill off-disk pixels first)")
+    return a
+
+
+def _check_cdelt(cdelt):
+    if not (cdelt and cdelt > 0):
+        raise HeliogenError(f"CDELT must be a positive pixel size in arcsec, not {cdelt!r}")
+    return float(cdelt)
+
+
+def amplitude_spectrum(img) -> np.ndarray:
+    """|FFT2| with the zero frequency shifted to the centre (``numpy.fft.fftshift``)."""
+    return np.abs(np.fft.fftshift(np.fft.fft2(_image(img))))
+
+
+def cutoff_radius_px(size: int, cdelt: float, scale: float = SCALE_ARCSEC) -> float:
+    """Radius (frequency bins) of the ``scale`` circle in an N x N spectrum: N CDELT / (2 scale)."""
+    return size * _check_cdelt(cdelt) / (2.0 * scale)
+
+
+def radial_frequency(shape, cdelt: float) -> np.ndarray:
+    """Spatial frequency (cycles/arcsec) of each unshifted FFT bin."""
+    cdelt = _check_cdelt(cdelt)
+    fy = np.fft.fftfreq(shape[0], d=cdelt)
+    fx = np.fft.fftfreq(shape[1], d=cdelt)
+    return np.hypot(fy[:, None], fx[None, :])
+
+
+def radial_power_spectrum(img, cdelt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuthally averaged power |F|^2 in rings of one frequency bin (square images).
+
+    Returns
+    -------
+    freq : numpy.ndarray
+        Ring centres, cycles/arcsec (ring k holds bins with round(radius) = k).
+    power : numpy.ndarray
+        Mean power in each ring (rings 0 .. N/2).
+    """
+    a = _image(img)
+    if a.shape[0] != a.shape[1]:
+        raise HeliogenError(f"the radial spectrum needs a square image, not {a.shape}")
+    n = a.shape[0]
+    p = np.abs(np.fft.fft2(a)) ** 2
+    k = np.rint(radial_frequency(a.shape, 1.0) * n).astype(int)
+    kmax = n // 2
+    sel = k <= kmax
+    sums = np.bincount(k[sel], weights=p[sel], minlength=kmax + 1)
+    counts = np.bincount(k[sel], minlength=kmax + 1)
+    return np.arange(kmax + 1) / (n * _check_cdelt(cdelt)), sums / np.maximum(counts, 1)
+
+
+def small_scale_power_fraction(img, cdelt: float, scale: float = SCALE_ARCSEC) -> float:
+    """Fraction of the fluctuation power at frequencies above 1 / (2 scale) (scales below ``scale``)."""
+    a = _image(img)
+    p = np.abs(np.fft.fft2(a - a.mean())) ** 2
+    total = p.sum()
+    if total == 0:
+        raise HeliogenError("the image is constant: no power to split")
+    f = radial_frequency(a.shape, cdelt)
+    return float(p[f > 1.0 / (2.0 * scale)].sum() / total)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC, title: str = "", saturate: float = 99.5) -> Path:
+    """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile."""
+    plt = _plt()
+    amp = np.log10(amplitude_spectrum(img) + 1e-12)
+    n = amp.shape[0]
+    r = cutoff_radius_px(n, cdelt, scale)
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.imshow(amp, origin="lower", cmap="magma", vmax=np.percentile(amp, saturate))
+    ax.add_patch(plt.Circle((n // 2, amp.shape[0] // 2), r, fill=False, color="red", lw=1.2))
+    ax.set_title(title or f'|FFT|, circle at {scale:g}" (CDELT {cdelt:g}")', fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return save_figure(fig, path)
+
+
+def plot_radial_spectra(images: dict, cdelt: float, path, scale: float = SCALE_ARCSEC) -> Path:
+    """Radial power spectra of several images ({label: image}) with the cutoff marked."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    for label, img in images.items():
+        f, p = radial_power_spectrum(img, cdelt)
+        ax.loglog(f[1:], p[1:], label=label)
+    ax.axvline(1.0 / (2.0 * scale), color="red", ls="--", lw=1, label=f'{scale:g}"')
+    ax.set_xlabel("spatial frequency (cycles/arcsec)")
+    ax.set_ylabel("azimuthal mean power")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
