@@ -1,0 +1,69 @@
+"""``heliogen train tilevae``: the thesis's VAE baseline (sec. 3.2, table 3) on the shared loop.
+
+Loss: MSE + KL (:func:`heliogen.models.tilevae.vae_loss`); Adam lr 1e-3, betas (0.5, 0.999).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data.dataset import StoreDataset
+from ..models.tilevae import TileVAE, vae_loss
+from ..training.trainer import Trainer, TrainSettings
+from .run import is_main, open_tile_store, save_heatmap, save_tile_grid, write_run_files
+
+__all__ = ["TileVAESettings", "train_tilevae", "THESIS_DEFAULTS"]
+
+THESIS_DEFAULTS = {"lr": 1e-3, "batch": 8, "grad_clip": 0.0}
+
+
+@dataclass
+class TileVAESettings:
+    width: int = 256
+    hidden: int = 512
+    latent_dim: int = 256
+    beta: float = 1.0
+    betas: list = field(default_factory=lambda: [0.5, 0.999])
+    heatmap_n: int = 100
+
+
+def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> dict:
+    """Train (or resume) the tile VAE on ``data`` into the run ``out`` (sample grid and heatmap once per epoch)."""
+    store = open_tile_store(data)
+    out = Path(out)
+    torch.manual_seed(settings.seed)
+    vae = TileVAE(store.size, vset.width, vset.hidden, vset.latent_dim)
+    if is_main():
+        write_run_files(out, "tilevae", {"vae": vae.config()}, store, data, settings, vset)
+    if not settings.sample_every:
+        settings.sample_every = max(1, math.ceil(store.n / settings.batch))
+    dataset = StoreDataset(store)
+
+    def step_fn(batch, ctx):
+        net = ctx.module("vae")
+        x = batch["image"].float().to(ctx.device)
+        recon, mean, logvar = net(x, generator=ctx.generator)
+        loss, mse, kl = vae_loss(recon, x, mean, logvar, vset.beta)
+        grad = ctx.optimize(loss, "vae")
+        return {"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "grad_norm": grad}
+
+    @torch.no_grad()
+    def sample_fn(ema, path, step):
+        v = ema["vae"].cpu()
+        z = torch.randn(vset.heatmap_n, vset.latent_dim, generator=torch.Generator().manual_seed(settings.seed + 1))
+        tiles = torch.cat([v.decode(z[i:i + 50]) for i in range(0, len(z), 50)])[:, 0].numpy()
+        save_tile_grid(tiles[:16], path, f"tile VAE, step {step} (EMA)")
+        save_heatmap(tiles, out / "heatmaps" / path.name, f"tile VAE heatmap, step {step}")
+
+    trainer = Trainer(out, settings, {"vae": vae},
+                      {"vae": lambda m: torch.optim.Adam(m["vae"].parameters(), lr=settings.lr, betas=tuple(vset.betas))},
+                      ["vae"], dataset, step_fn, sample_fn)
+    try:
+        result = trainer.run()
+    finally:
+        trainer.close()
+    return result
