@@ -47,3 +47,21 @@ def test_two_process_training(tmp_path):
 
     saved = load_file(str(run / "checkpoints" / "step-0000004" / "model.safetensors"))
     assert all(torch.equal(saved[k], r0[k]) for k in saved)
+
+
+@pytest.mark.slow
+def test_accelerate_launch_runs_the_cli(tmp_path):
+    """`accelerate launch -m heliogen train diffusion` is the documented GPU entry; here one CPU process."""
+    from heliogen.data.build import build_store
+    from heliogen.data.synth import write_synth
+
+    write_synth("euv", 4, 64, 2, tmp_path / "euv")
+    build_store(tmp_path / "euv", tmp_path / "s.zarr", "euv", 16, progress=False)
+    exe = Path(sys.executable).parent / "accelerate"
+    cmd = [str(exe), "launch", "--cpu", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
+           "--dynamo_backend", "no", "-m", "heliogen", "train", "diffusion", "--data", str(tmp_path / "s.zarr"),
+           "--out", str(tmp_path / "run"), "--steps", "2", "--batch", "2", "--checkpoint-every", "2", "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (tmp_path / "run" / "checkpoints" / "step-0000002" / "model_ema.safetensors").is_file()

@@ -7,7 +7,6 @@ A user's mistake (bad option, missing file, unusable input) prints one line on s
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
@@ -18,7 +17,7 @@ from .data import data
 from .demo import demo
 from .evaluate import evaluate
 from .sample import sample
-from .stages import mosaic
+from .mosaic import mosaic
 from .train import train
 
 __all__ = ["cli", "main"]
@@ -32,7 +31,9 @@ def cli(verbose: int, quiet: bool):
     """heliogen: generative modelling of solar observations, from FITS to FITS."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     if quiet:
-        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads its defaults from TQDM_* variables
+        from .. import progress
+
+        progress.QUIET = True
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("heliogen: %(message)s"))
     logger = logging.getLogger("heliogen")

@@ -48,6 +48,14 @@ def settings_from(kwargs):
     return s
 
 
+def report_result(result) -> None:
+    """One line on how a training run ended."""
+    if result["stopped"]:
+        click.echo(f"stopped by signal at step {result['step']}; checkpoint {result['checkpoint']}; resume with the same command")
+    else:
+        click.echo(f"trained to step {result['step']}; checkpoint {result['checkpoint']}")
+
+
 @train.command("diffusion")
 @common_training_options
 @click.option("--preset", type=click.Choice(["tiny", "adm-64", "adm-1024"]), default="tiny", show_default=True, help="ADM UNet preset.")
@@ -64,8 +72,15 @@ def diffusion(preset, cond, p_uncond, timesteps, schedule, prediction, hflip, **
 
     settings = settings_from(kwargs)
     dset = DiffusionSettings(preset=preset, cond=cond, p_uncond=p_uncond, timesteps=timesteps, schedule=schedule, prediction=prediction, hflip=hflip)
-    result = train_diffusion(kwargs["data"], kwargs["out"], settings, dset)
-    if result["stopped"]:
-        click.echo(f"stopped by signal at step {result['step']}; checkpoint {result['checkpoint']}; resume with the same command")
-    else:
-        click.echo(f"trained to step {result['step']}; checkpoint {result['checkpoint']}")
+    report_result(train_diffusion(kwargs["data"], kwargs["out"], settings, dset))
+
+
+def _register_tile_trainers():
+    # the tile GAN/VAE trainers share the common options defined above
+    from .train_tiles import tilegan, tilevae
+
+    train.add_command(tilegan)
+    train.add_command(tilevae)
+
+
+_register_tile_trainers()

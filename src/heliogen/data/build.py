@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import BadInput, HeliogenError
+from ..progress import bars_off
 from .euv import DEFAULT_FOV, preprocess_euv
 from .fitsio import read_map
 from .granulation import AUGMENTATIONS, preprocess_granulation
@@ -215,7 +216,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
             last = time.monotonic()
 
         try:
-            for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=not progress):
+            for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=bars_off(progress)):
                 if reason is not None:
                     log.warning("skip %s: %s", source, reason)
                     skipped[source] = reason

@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import HeliogenError
+from ..progress import bars_off
 from .guidance import guide
 from .schedule import make_scheduler
 
@@ -79,7 +80,7 @@ def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds
         raise HeliogenError("this model is unconditional: it takes no class or flux")
     device = torch.device(device)
     out = np.empty((len(seeds), *shape), dtype=np.float32)
-    bar = tqdm(total=len(seeds) * steps, desc=f"sample {sampler}-{steps}", unit="step", disable=not progress)
+    bar = tqdm(total=len(seeds) * steps, desc=f"sample {sampler}-{steps}", unit="step", disable=bars_off(progress))
     for start in range(0, len(seeds), batch):
         chunk = seeds[start : start + batch]
         gens = [torch.Generator().manual_seed(s) for s in chunk]

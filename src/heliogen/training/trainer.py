@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import HeliogenError
+from ..progress import bars_off
 from .batches import StepBatchSampler, step_seed
 from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint
 
@@ -210,7 +211,7 @@ class Trainer:
 
             writer = SummaryWriter(str(self.run_dir / "tb"))
             stats = open(self.run_dir / "stats.jsonl", "a")
-        bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=not (acc.is_main_process and s.progress))
+        bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=bars_off(acc.is_main_process and s.progress))
         last_saved = None
         t0, seen = time.perf_counter(), 0
         try:
