@@ -177,3 +177,9 @@ def test_cli_errors(stores, class_run, tmp_path, capsys):
     assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
     code, err = _cli(["train", "diffusion", "--data", str(stores / "plain.zarr"), "--out", str(tmp_path / "x"), "--cond", "class"], capsys)
     assert code == 2 and "no flare labels" in err
+
+
+def test_signal_handlers_are_restored_after_training(stores, tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    train_diffusion(stores / "plain.zarr", tmp_path / "r", settings(steps=1, checkpoint_every=1), DiffusionSettings())
+    assert signal.getsignal(signal.SIGTERM) is before

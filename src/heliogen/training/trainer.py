@@ -199,10 +199,11 @@ class Trainer:
         self._resume()
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+        previous = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)):
                 if sig is not None:
-                    signal.signal(sig, self._on_signal)
+                    previous[sig] = signal.signal(sig, self._on_signal)
         sampler = StepBatchSampler(len(self.dataset), s.batch, self.step, s.steps, s.seed, acc.process_index, acc.num_processes)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers)
         writer = stats = None
@@ -244,6 +245,8 @@ class Trainer:
                 if self._stop.is_set():
                     break
         finally:
+            for sig, handler in previous.items():  # the process is itself again after training
+                signal.signal(sig, handler)
             bar.close()
             if writer is not None:
                 writer.close()
