@@ -183,3 +183,23 @@ def test_signal_handlers_are_restored_after_training(stores, tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     train_diffusion(stores / "plain.zarr", tmp_path / "r", settings(steps=1, checkpoint_every=1), DiffusionSettings())
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sample_grid_callback_and_guards(stores, tmp_path):
+    run = tmp_path / "r"
+    train_diffusion(stores / "labelled.zarr", run, settings(steps=2, checkpoint_every=2, sample_every=2), DiffusionSettings(cond="class", timesteps=50, grid_steps=2))
+    assert (run / "samples" / "step-0000002.png").stat().st_size > 3000
+    with pytest.raises(HeliogenError, match="another model"):
+        train_diffusion(stores / "labelled.zarr", run, settings(steps=4), DiffusionSettings(cond="class", timesteps=50, preset="adm-64"))
+    with pytest.raises(HeliogenError, match="at least 21 timesteps"):
+        train_diffusion(stores / "plain.zarr", tmp_path / "t", settings(), DiffusionSettings(timesteps=20))
+
+
+def test_stats_past_the_checkpoint_are_not_logged_twice(stores, tmp_path):
+    run = tmp_path / "r"
+    train_diffusion(stores / "plain.zarr", run, settings(steps=3, checkpoint_every=3), DiffusionSettings(timesteps=50))
+    with open(run / "stats.jsonl", "a") as fh:  # as if a crash had logged steps 4-5 after the checkpoint
+        fh.write(json.dumps({"step": 4, "loss": 1.0}) + "\n" + json.dumps({"step": 5, "loss": 1.0}) + "\n")
+    train_diffusion(stores / "plain.zarr", run, settings(steps=5, checkpoint_every=5), DiffusionSettings(timesteps=50))
+    steps = [json.loads(line)["step"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5]

@@ -80,3 +80,11 @@ def test_synthetic_goes_round_trip(tmp_path):
     # the curve reaches each listed flux at its peak (overlapping flares may add to it)
     assert (flux >= 0.95 * flares["flux"].to_numpy()).all()
     assert (goes_class(flux) == flares["goes_class"].str[0].to_numpy()).mean() > 0.8
+
+
+def test_goes_r_quality_flags_drop_samples(tmp_path):
+    path = tmp_path / "xrs.csv"
+    t = pd.date_range("2020-01-01", periods=5, freq="1min")
+    pd.DataFrame({"time": t, "xrsa": 1e-8, "xrsb": [1e-7, 1e-7, 5e-4, 1e-7, 1e-7], "xrsb_quality": [0, 0, 8, 0, 0]}).to_csv(path, index=False)
+    xrs = read_xrs(path)
+    assert len(xrs) == 4 and xrs["xrsb"].max() == pytest.approx(1e-7)  # the flagged X-class spike is gone

@@ -58,3 +58,16 @@ def test_real_hmi_file_goes_through(hmi_file):
     (s,) = preprocess_magnetogram(m, 50)
     assert s.image.shape == (1, 50, 50) and np.isfinite(s.image).all()
     assert s.fields["instrument"].startswith("HMI")
+
+
+def test_real_hmi_header_is_turned_north_up(hmi_file):
+    """HMI writes CROTA2 ~ 180; a feature in the raw top-left must be stored bottom-right."""
+    m = read_map(hmi_file)
+    assert abs(abs(m.meta["crota2"]) - 180) < 1
+    data = np.zeros(m.data.shape)
+    data[75:85, 10:20] = 1000.0  # raw array: near the top-left corner (row index = y)
+    (s,) = preprocess_magnetogram(m._new_instance(data, m.meta), None)
+    img = s.image[0]
+    y, x = np.unravel_index(np.argmax(img), img.shape)
+    ny, nx = img.shape
+    assert y < ny / 3 and x > 2 * nx / 3, (y, x, img.shape)

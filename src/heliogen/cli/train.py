@@ -61,7 +61,7 @@ def report_result(result) -> None:
 @click.option("--preset", type=click.Choice(["tiny", "adm-64", "adm-1024"]), default="tiny", show_default=True, help="ADM UNet preset.")
 @click.option("--cond", type=click.Choice(["none", "class", "flux", "class+flux"]), default="none", show_default=True, help="Condition on GOES class and/or log10 flux.")
 @click.option("--p-uncond", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True, help="Probability of dropping the condition (classifier-free guidance).")
-@click.option("--timesteps", type=click.IntRange(min=2), default=1000, show_default=True, help="Diffusion steps T (ADM's betas rescaled by 1000/T).")
+@click.option("--timesteps", type=click.IntRange(min=21), default=1000, show_default=True, help="Diffusion steps T (ADM's betas rescaled by 1000/T).")
 @click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
 @click.option("--prediction", type=click.Choice(["epsilon", "v_prediction"]), default="epsilon", show_default=True)
 @click.option("--hflip", is_flag=True, help="Random horizontal flips (the EUV study's augmentation).")

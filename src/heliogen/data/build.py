@@ -105,7 +105,7 @@ def _file_seed(seed: int, source: str) -> int:
 def _process(args):
     """Worker: read and preprocess one file; never raises for a bad input."""
     path, kind, size, options = args
-    source = str(path)
+    source = str(Path(path).resolve())  # one name per file, however the input was spelled
     try:
         smap = read_map(path)
         if kind == "euv":
@@ -189,7 +189,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         store = _open_or_create(out, kind, size, config, options)
         report = BuildReport(store=out)
         done = set(store.column("source")) if store.n else set()
-        todo = [f for f in files if str(f) not in done]
+        todo = [f for f in files if str(f.resolve()) not in done]
         report.already_done = len(files) - len(todo)
         skipped = dict(store.attrs.get("skipped", {}))
         store.ensure_capacity(store.n + len(todo) * _per_file(kind, options))

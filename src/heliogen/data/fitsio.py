@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from ..atomic import default_file_mode
 from ..errors import BadInput, HeliogenError
 
 __all__ = ["read_map", "write_map", "require_keywords", "provenance_cards"]
@@ -180,6 +181,7 @@ def write_map(smap, path: str | os.PathLike, overwrite: bool = True, **provenanc
             hdu.writeto(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0600 would hide results from colleagues
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

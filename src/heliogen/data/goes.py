@@ -79,6 +79,8 @@ def read_xrs(path) -> "pandas.DataFrame":
     missing = {"xrsa", "xrsb"} - set(df.columns)
     if missing:
         raise BadInput(f"no {', '.join(sorted(missing))} column in the light curve", str(path))
+    if "xrsb_quality" in df.columns:  # GOES-R: keep only unflagged samples
+        df = df[df["xrsb_quality"] == 0]
     df = df[["xrsa", "xrsb"]].astype(float)
     df.index = pd.to_datetime(df.index, utc=True).tz_localize(None)
     df = df[np.isfinite(df["xrsb"]) & (df["xrsb"] > 0)]

@@ -59,7 +59,8 @@ def attach_labels(store_path, goes_files=(), flare_list=None, window_minutes: fl
     xrs = pd.concat(curves).sort_index() if curves else None
     flares = read_flare_list(flare_list) if flare_list is not None else None
 
-    times = [t.isot for t in store.times()]
+    store.times()  # raises if any sample lacks a time
+    times = list(store.column("time"))
     flux, source = peak_flux(times, xrs=xrs, flares=flares, window_minutes=window_minutes)
     classes = goes_class(flux)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import BadInput, HeliogenError
+from .euv import _rotation_deg
 from .resample import area_resample, block_mean
 from .sample import Sample, map_fields
 
@@ -108,6 +109,14 @@ def preprocess_magnetogram(
     if crop_mode not in CROP_MODES:
         raise HeliogenError(f"unknown crop mode {crop_mode!r}; choose from {', '.join(CROP_MODES)}")
     require_keywords(smap, REQUIRED, source)
+    if abs(_rotation_deg(smap)) > 1e-3:
+        # HMI is written upside down (CROTA2 ~ 180): store every magnetogram north up, so HMI
+        # and MDI rows align for super-resolution pairs and crops land where the WCS says.
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            smap = smap.rotate(order=1, missing=np.nan)
     field = np.asarray(smap.data, dtype=np.float64)
     if str(smap.instrument or "").upper().startswith("MDI"):
         field = field * MDI_TO_HMI

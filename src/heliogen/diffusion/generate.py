@@ -35,6 +35,9 @@ def conditions_for(cond_kind: str, classes, fluxes) -> list[dict]:
         raise HeliogenError("this model is conditioned on the class only: use --class, not --flux")
     if not classes and not fluxes:
         classes = list(GOES_CLASSES)
+    unknown = [c for c in classes if c not in GOES_CLASSES]
+    if unknown:
+        raise HeliogenError(f"unknown GOES class {unknown[0]!r}; use A, B, C, M or X")
     out = []
     if classes and fluxes:
         if len(classes) != len(fluxes):
@@ -46,14 +49,15 @@ def conditions_for(cond_kind: str, classes, fluxes) -> list[dict]:
     else:
         pairs = [(str(goes_class(f)), f) for f in fluxes]
     for c, f in pairs:
-        item = {"label": c if not uses_flux else (f"{c}_{f:.2g}" if uses_class else f"flux{f:.2g}")}
+        item = {"label": c if not uses_flux else (f"{c}_{f:.4g}" if uses_class else f"flux{f:.4g}")}
         if uses_class:
-            if c not in GOES_CLASSES:
-                raise HeliogenError(f"unknown GOES class {c!r}; use A, B, C, M or X")
             item["class_index"] = GOES_CLASSES.index(c)
         if uses_flux:
             item["log10_flux"] = float(np.log10(f))
         out.append(item)
+    labels = [o["label"] for o in out]
+    if len(set(labels)) != len(labels):
+        raise HeliogenError("the same condition is given twice; each --class/--flux must differ")
     return out
 
 

@@ -20,6 +20,7 @@ from ..data.dataset import StoreDataset
 from ..data.grid_header import grid_header_from_store
 from ..data.goes import GOES_CLASSES
 from ..data.store import open_store
+from ..atomic import write_text_atomic
 from ..errors import HeliogenError
 from ..models.unet_presets import unet_config
 from ..training.trainer import Trainer, TrainSettings
@@ -52,14 +53,18 @@ def _write_run_files(out: Path, store, model, sched_cfg, settings: TrainSettings
     import yaml
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "model_config.json").write_text(json.dumps({**model.config(), "scheduler": sched_cfg}, indent=2))
+    model_config = {**model.config(), "scheduler": sched_cfg}
+    existing = out / "model_config.json"
+    if existing.is_file() and json.loads(existing.read_text()) != json.loads(json.dumps(model_config)):
+        raise HeliogenError(f"{out} holds a run of another model (preset, condition or schedule differ); choose a new --out")
+    write_text_atomic(existing, json.dumps(model_config, indent=2))
     classes = sorted(set(store.column("goes_class")) - {""}) if "goes_class" in store.columns() else []
     data = {"store": str(Path(data_path).resolve()), "kind": store.kind, "size": store.size, "channels": int(store.attrs["channels"]),
             "normalisation": store.normalisation.to_dict(), "data_range": DATA_RANGE[store.normalisation.kind],
             "header": grid_header_from_store(store), "classes": classes, "n": store.n}
-    (out / "data.json").write_text(json.dumps(data, indent=2))
+    write_text_atomic(out / "data.json", json.dumps(data, indent=2))
     resolved = {"data": str(data_path), "out": str(out), **asdict(dset), **asdict(settings)}
-    (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     return data
 
 
@@ -110,7 +115,7 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
         from ..viz.quicklook import plot_grid
         from .run import from_model_space
 
-        m = ema["model"]
+        m = ema["model"].cpu()  # the grid is small: sample it on the CPU, whatever trains
         k = 8
         cond, titles = None, None
         if labels:

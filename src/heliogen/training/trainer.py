@@ -74,8 +74,10 @@ class StepContext:
     def optimize(self, loss: torch.Tensor, optimizer: str) -> float:
         """Backward, clip, step and zero one optimizer; returns the gradient norm (or NaN-free 0)."""
         acc = self.accelerator
-        if not torch.isfinite(loss):
-            raise HeliogenError(f"the loss became {loss.item()} at step {self.step}; lower --lr or check the data")
+        # every rank must agree, or the healthy ones would wait forever in the gradient all-reduce
+        bad = acc.reduce(torch.tensor(float(not torch.isfinite(loss)), device=acc.device), reduction="sum")
+        if float(bad) > 0:
+            raise HeliogenError(f"the loss became non-finite at step {self.step}; lower --lr or check the data")
         acc.backward(loss)
         opt = self.trainer.optimizers[optimizer]
         params = [p for group in opt.param_groups for p in group["params"]]
@@ -210,7 +212,8 @@ class Trainer:
         if acc.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
 
-            writer = SummaryWriter(str(self.run_dir / "tb"))
+            writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
+            _truncate_stats(self.run_dir / "stats.jsonl", self.step)  # rows past the checkpoint are redone
             stats = open(self.run_dir / "stats.jsonl", "a")
         bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=bars_off(acc.is_main_process and s.progress))
         last_saved = None
@@ -238,11 +241,17 @@ class Trainer:
                         writer.add_scalar(k, float(v), self.step)
                     bar.set_postfix({k: f"{float(v):.4g}" for k, v in metrics.items()})
                     t0, seen = time.perf_counter(), 0
-                if self.step % s.checkpoint_every == 0 or self.step == s.steps or self._stop.is_set():
+                # a signal reaches ranks at different moments: stop together, at the same step
+                if self._stop.is_set():
+                    acc.set_trigger()
+                stop = acc.check_trigger()
+                if stop:
+                    self._stop.set()
+                if self.step % s.checkpoint_every == 0 or self.step == s.steps or stop:
                     last_saved = self.save()
                 if self.sample_fn and s.sample_every and self.step % s.sample_every == 0 and acc.is_main_process:
                     self.sample_fn(self.ema_modules(), self.run_dir / "samples" / f"step-{self.step:07d}.png", self.step)
-                if self._stop.is_set():
+                if stop:
                     break
         finally:
             for sig, handler in previous.items():  # the process is itself again after training
@@ -276,3 +285,15 @@ class Trainer:
 
 def _param_names(module) -> list[str]:
     return [n for n, _ in module.named_parameters()]
+
+
+def _truncate_stats(path: Path, step: int) -> None:
+    """Keep only the logged rows up to ``step`` (a crash may have logged past the checkpoint)."""
+    if not path.is_file():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    keep = [line for line in rows if json.loads(line).get("step", 0) <= step]
+    if len(keep) != len(rows):
+        from ..atomic import write_text_atomic
+
+        write_text_atomic(path, "".join(line + "\n" for line in keep))
