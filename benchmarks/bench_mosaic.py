@@ -118,7 +118,7 @@ def main():
                        "target": {k: v["target"] for k, v in goals.items()},
                        "achieved": {k: v["achieved"] for k, v in goals.items()},
                        "met": all(v["met"] for v in goals.values())},
-                 notes="Shared 2-core machine with other engineers' jobs running: absolute times are disturbed; ratios are measured in one run. "
+                 notes="2-core CPU; absolute times drift with other load on the machine, ratios are measured in one run. "
                        "Mosaic times include loading the bank, matching, blending, the streamed FITS and the PNG preview. "
                        "200x200 needs reuse (40,000 tiles > 10,000 in the bank).")
 
