@@ -23,6 +23,7 @@ from ..data.store import open_store
 from ..atomic import write_text_atomic
 from ..errors import HeliogenError
 from ..models.unet_presets import unet_config
+from ..training.ranks import is_main_process
 from ..training.trainer import Trainer, TrainSettings
 from .conditioning import COND_KINDS
 from .model import SolarDiffusionModel
@@ -82,7 +83,7 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
     torch.manual_seed(settings.seed)
     model = SolarDiffusionModel(unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), dset.cond)
     data_info = None
-    if _is_main():
+    if is_main_process():
         data_info = _write_run_files(out, store, model, sched_cfg, settings, dset, data)
     data_range = DATA_RANGE[store.normalisation.kind]
     train_sched = make_scheduler("train", sched_cfg)
@@ -140,9 +141,3 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
     finally:
         trainer.close()
     return result
-
-
-def _is_main() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", "0")) == 0

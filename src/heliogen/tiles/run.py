@@ -4,7 +4,6 @@ heatmap diagnostic; loading a trained generator (EMA weights) back from a run.""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -132,10 +131,6 @@ def load_tile_vae(run, checkpoint=None):
     v = TileVAE(**cfg["vae"])
     v.load_state_dict(_weights(run, "vae", checkpoint))
     return v.eval()
-
-
-def is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 @torch.no_grad()

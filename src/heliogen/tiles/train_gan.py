@@ -16,8 +16,9 @@ import torch.nn.functional as F
 
 from ..data.dataset import StoreDataset
 from ..models.tilegan import TileDiscriminator, TileGenerator
+from ..training.ranks import is_main_process
 from ..training.trainer import Trainer, TrainSettings
-from .run import generate, is_main, open_tile_store, save_heatmap, save_tile_grid, write_run_files
+from .run import generate, open_tile_store, save_heatmap, save_tile_grid, write_run_files
 
 __all__ = ["TileGANSettings", "train_tilegan", "THESIS_DEFAULTS"]
 
@@ -45,7 +46,7 @@ def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> 
     torch.manual_seed(settings.seed)
     G = TileGenerator(gset.latent_dim, store.size, gset.width, gset.taper_from)
     D = TileDiscriminator(store.size, gset.width, gset.taper_from)
-    if is_main():
+    if is_main_process():
         write_run_files(out, "tilegan", {"generator": G.config(), "discriminator": D.config()}, store, data, settings, gset)
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))  # once per epoch

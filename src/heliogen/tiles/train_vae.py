@@ -13,8 +13,9 @@ import torch
 
 from ..data.dataset import StoreDataset
 from ..models.tilevae import TileVAE, vae_loss
+from ..training.ranks import is_main_process
 from ..training.trainer import Trainer, TrainSettings
-from .run import is_main, open_tile_store, save_heatmap, save_tile_grid, write_run_files
+from .run import open_tile_store, save_heatmap, save_tile_grid, write_run_files
 
 __all__ = ["TileVAESettings", "train_tilevae", "THESIS_DEFAULTS"]
 
@@ -37,7 +38,7 @@ def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> 
     out = Path(out)
     torch.manual_seed(settings.seed)
     vae = TileVAE(store.size, vset.width, vset.hidden, vset.latent_dim)
-    if is_main():
+    if is_main_process():
         write_run_files(out, "tilevae", {"vae": vae.config()}, store, data, settings, vset)
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))
