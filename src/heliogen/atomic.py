@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomic", "default_file_mode"]
+__all__ = ["write_text_atomic", "default_file_mode", "default_dir_mode"]
 
 
 def default_file_mode() -> int:
@@ -14,6 +14,13 @@ def default_file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def default_dir_mode() -> int:
+    """The mode a plain ``mkdir`` would give (0777 less the umask); mkdtemp gives 0700."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
 
 
 def write_text_atomic(path, text: str) -> Path:

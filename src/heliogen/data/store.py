@@ -17,11 +17,14 @@ commit intact, and the next run overwrites whatever lies past it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 from .normalise import Normalisation
 from .sample import TABLE_COLUMNS
@@ -75,8 +78,12 @@ class Store:
         from .versions import package_versions
 
         path = Path(path)
+        # Built under a temporary name and renamed into place: a reader (or a resumed build)
+        # sees either no store or a complete, empty one, never one without its attributes.
         try:
-            group = zarr.open_group(str(path), mode="w")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+            group = zarr.open_group(str(tmp), mode="w")
         except OSError as err:
             raise HeliogenError(f"cannot create store {path}: {err.strerror or err}") from None
         group.create_array("images", shape=(0, channels, size, size), chunks=(1, channels, size, size), dtype="float32", fill_value=0.0)
@@ -100,6 +107,8 @@ class Store:
                 "skipped": {},
             }
         )
+        os.chmod(tmp, default_dir_mode())  # mkdtemp's 0700 would hide the store from colleagues
+        os.replace(tmp, path)
         return cls(path, mode="r+")
 
     # -- reading ----------------------------------------------------------------------
