@@ -11,7 +11,9 @@ Tr((S_1 S_2)^(1/2)) = sum_i sqrt(l_i), with l_i the eigenvalues of the symmetric
 positive semi-definite matrix L^T S_2 L (S_1 = L L^T, Cholesky), which has the same
 spectrum as S_1 S_2. One Cholesky factorisation and one eigenvalues-only symmetric
 solve replace the Schur-based ``scipy.linalg.sqrtm`` (see benchmarks/bench_features.py
-for the speed and the agreement). A singular S_1 (fewer samples than dimensions) has no
+for the speed and the agreement). The symmetric eigenvalue solve runs through
+``torch.linalg.eigvalsh`` in float64: torch's CPU wheels carry MKL's LAPACK, whose
+tridiagonal reduction is about twice as fast as the reference LAPACK behind scipy. A singular S_1 (fewer samples than dimensions) has no
 Cholesky factor; then S_1^(1/2) from ``eigh`` takes L's place.
 """
 
@@ -72,6 +74,17 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
+def _eigvalsh(m: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a symmetric float64 matrix (MKL through torch; scipy where torch is absent)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency; kept for numpy-only use
+        import scipy.linalg
+
+        return scipy.linalg.eigvalsh(m, check_finite=False, driver="evd")
+    return torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(m, dtype=np.float64))).numpy()
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017, eq. 6).
 
@@ -106,7 +119,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     except scipy.linalg.LinAlgError:
         r1 = _psd_sqrt(s1)
         m = r1 @ s2 @ r1
-    lam = scipy.linalg.eigvalsh((m + m.T) / 2.0, check_finite=False, driver="evd")
+    lam = _eigvalsh((m + m.T) / 2.0)
     tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
     diff = mu1 - mu2
     fd = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
