@@ -26,8 +26,8 @@ def mosaic():
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
 def bank(source, n, out, seed, batch, checkpoint, no_progress):
-    """Bank tiles of a tile GAN run SOURCE (float16 tiles with their z), or the real tiles of a
-    granulation store SOURCE.zarr (no latents)."""
+    """Bank tiles of a tile GAN or tile VAE run SOURCE (float16 tiles with their z), or the real
+    tiles of a granulation store SOURCE.zarr (no latents)."""
     import time
     from pathlib import Path
 
@@ -76,4 +76,5 @@ def build(bank_path, grid, overlap, out, preview, preview_side, blend, layer, re
     else:
         s = r["seams"]
         click.echo(f"wrote {r['out']} ({r['shape'][0]}x{r['shape'][1]} px, {r['grid'][0]}x{r['grid'][1]} tiles) in {r['seconds']:.1f} s; "
-                   f"seam ratio {s['ratio']:.3f} (mean squared gradient across seams / inside tiles)")
+                   f"seam ratio {s['ratio']:.3f} (squared gradient per unit variance, seams / inside tiles; 1 is seamless), "
+                   f"raw {s['raw_ratio']:.3f}, band contrast {s['contrast']:.3f}")

@@ -20,7 +20,7 @@ def _seam_figure(seams: dict, path: Path) -> Path:
     names = list(seams)
     fig, axes = plt.subplots(1, 3, figsize=(9, 2.8), constrained_layout=True)
     for ax, key, label in zip(axes, ("ratio", "contrast", "mean_distance"),
-                              ("seam / interior mean squared gradient", "band / interior variance", "mean eq. 5 distance")):
+                              ("seam ratio (gradient per unit variance)", "band / interior variance", "mean eq. 5 distance")):
         vals = [seams[n][key] for n in names]
         ax.bar(names, vals, color=["0.5", "tab:blue", "tab:orange"][: len(names)])
         if key != "mean_distance":

@@ -1,22 +1,28 @@
-"""Seam quality: mean squared gradient across seams relative to the gradient inside tiles.
+"""Seam quality: mean squared gradient across seams relative to the gradient inside tiles,
+each per unit pixel variance of its region.
 
 The issue's metric for what each refinement buys (granulation thesis sec. 3.4 judges seams by
 eye, figures 15-16). A mosaic of ``grid`` x ``grid`` tiles of ``size`` px with ``overlap`` px
 places tile ``c`` at column ``c * (size - overlap)``; the blending band between tiles ``c - 1``
 and ``c`` is the ``overlap`` columns from there. A pixel difference ``I[j + 1] - I[j]`` along a
 row is *across a seam* when pixel ``j`` or ``j + 1`` lies in a band, and *inside a tile*
-otherwise; the same holds along columns for the horizontal seams. The ratio
+otherwise; the same holds along columns for the horizontal seams. With
 
-    R = mean(g^2 across seams) / mean(g^2 inside tiles)
+    R_raw    = mean(g^2 across seams) / mean(g^2 inside tiles)
+    contrast = var(pixels in the bands) / var(pixels inside tiles)
 
-is 1 for a mosaic whose seams are as smooth as its tiles, and grows with visible seams.
+the seam ratio is
 
-Alpha blending two unrelated tiles also lowers the contrast in the band (a 50/50 mix of
-independent fields has half their variance), which lowers R without hiding the seam. So the
-pixel variance in the bands relative to the interior, ``contrast``, is reported too, and
-``ratio_contrast = R / contrast`` (squared gradient per unit variance, seams vs interior):
-1 for a seamless mosaic, above 1 where the blend's ramp between mismatched tiles adds
-gradient that the tiles do not have. Lower is better for both while they are above 1.
+    R = R_raw / contrast,
+
+the squared gradient per unit variance, seams against interior. Why the division: alpha
+blending two unrelated tiles mixes them 50/50 at the band's centre, which halves the variance
+there and with it the squared gradient, so ``R_raw`` drops below 1 (the value of a seamless
+mosaic) even where the seam is plain to see: it rewards washing the band out. ``R`` is 1 for
+a mosaic whose bands look like its tiles, above 1 where the blend's ramp between mismatched
+tiles adds gradient the tiles do not have, below 1 where the bands are smoother than the tiles
+(blending flat or low-contrast tiles); nearer 1 is better, which for the usual R > 1 means
+lower. ``raw_ratio`` and ``contrast`` are reported too.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ def _pair_mask(mask: np.ndarray) -> np.ndarray:
 def seam_metric(mosaic: np.ndarray, size: int, overlap: int, grid: int | tuple[int, int]) -> dict:
     """Seam ratio of an in-memory mosaic (see the module docstring).
 
-    Returns ``{"seam": mean g^2 across seams, "interior": mean g^2 inside tiles, "ratio": seam/interior}``.
+    Returns ``{"seam": mean g^2 across seams, "interior": mean g^2 inside tiles, "raw_ratio": seam / interior,
+    "contrast": band / interior pixel variance, "ratio": raw_ratio / contrast}``.
     """
     acc = SeamAccumulator(mosaic.shape[1], size, overlap, grid)
     acc.update(np.asarray(mosaic), 0)
@@ -102,7 +109,7 @@ class SeamAccumulator:
         m = self.moments
         var_band = m[2] / max(m[0], 1) - (m[1] / max(m[0], 1)) ** 2
         var_in = m[5] / max(m[3], 1) - (m[4] / max(m[3], 1)) ** 2
-        ratio = seam / interior if interior > 0 else float("nan")
+        raw = seam / interior if interior > 0 else float("nan")
         contrast = var_band / var_in if var_in > 0 else float("nan")
-        return {"seam": float(seam), "interior": float(interior), "ratio": float(ratio), "contrast": float(contrast),
-                "ratio_contrast": float(ratio / contrast) if contrast > 0 else float("nan")}
+        return {"seam": float(seam), "interior": float(interior), "raw_ratio": float(raw), "contrast": float(contrast),
+                "ratio": float(raw / contrast) if contrast > 0 else float("nan")}
