@@ -21,7 +21,7 @@ from torch import nn
 from .equalized import EqualizedConv2d, EqualizedLinear
 from .tilegan import check_tile_size
 
-__all__ = ["TileVAE", "vae_loss"]
+__all__ = ["TileVAE", "TileVAEDecoder", "vae_loss"]
 
 
 class TileVAE(nn.Module):
@@ -72,6 +72,55 @@ class TileVAE(nn.Module):
         mean, logvar = self.encode(x)
         eps = torch.randn(mean.shape, generator=generator).to(mean.device, mean.dtype)
         return self.decode(mean + eps * torch.exp(0.5 * logvar)), mean, logvar
+
+
+class TileVAEDecoder(nn.Module):
+    """The decoder of a :class:`TileVAE` as a tile generator z -> tile, with the layer interface of
+    :class:`heliogen.models.tilegan.TileGenerator` (``resolutions``, ``channels``, ``features``,
+    ``from_features``), so a VAE run can fill a tile bank and serve latent blending and GA
+    refinement (granulation thesis sec. 3.4) like the GAN. Build it from a trained VAE with
+    :meth:`from_vae`, or from a VAE config (then load the weights it saved).
+
+    Layer ``i`` is the output of decoder block ``i``: block 0 is the 4x4 convolution from the
+    latent, block ``i > 0`` the upsampling + convolution to ``4 * 2**i`` px.
+    """
+
+    def __init__(self, size: int = 128, width: int = 256, hidden: int = 512, latent_dim: int = 256):
+        super().__init__()
+        vae = TileVAE(size=size, width=width, hidden=hidden, latent_dim=latent_dim)
+        self._cfg = vae.config()
+        self.size, self.latent_dim, self.hidden = vae.size, vae.latent_dim, vae.hidden
+        self.from_latent, self.decoder = vae.from_latent, vae.decoder
+        self.resolutions = [4 * 2**i for i in range(int(math.log2(self.size // 4)) + 1)]
+        self.channels = [vae.width] * len(self.resolutions)
+        # decoder: [conv 4x4, act, bn] + n x [up, conv, act, bn] + [1x1 output conv]
+        self._bounds = [(0, 3)] + [(3 + 4 * i, 7 + 4 * i) for i in range(len(self.resolutions) - 1)]
+
+    @classmethod
+    def from_vae(cls, vae: "TileVAE") -> "TileVAEDecoder":
+        dec = cls(**vae.config())
+        dec.from_latent.load_state_dict(vae.from_latent.state_dict())
+        dec.decoder.load_state_dict(vae.decoder.state_dict())
+        return dec.eval()
+
+    def config(self) -> dict:
+        return dict(self._cfg)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.resolutions)
+
+    def features(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """Feature maps after decoder block ``layer`` (``4 * 2**layer`` px)."""
+        h = self.from_latent(z).view(z.shape[0], self.hidden, 1, 1)
+        return self.decoder[: self._bounds[layer][1]](h)
+
+    def from_features(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+        """Finish decoding from the feature maps of block ``layer``."""
+        return self.decoder[self._bounds[layer][1]:](h)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.from_features(self.features(z, 0), 0)
 
 
 def vae_loss(recon: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0):

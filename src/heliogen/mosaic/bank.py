@@ -2,8 +2,8 @@
 "the generator could be left alone generating a huge amount of images just once").
 
 ``BANK.zarr`` holds ``tiles`` (N, S, S) float16 in model space [-1, 1], ``z`` (N, L) float32
-when the tiles come from a generator, ``generator.safetensors`` (a copy of the EMA generator,
-so latent blending and GA refinement need nothing else) and attributes: format, size, n,
+when the tiles come from a generator, ``generator.safetensors`` (a copy of the EMA generator, or
+of a tile VAE's decoder, so latent blending and GA refinement need nothing else) and attributes: format, size, n,
 latent_dim, source, generator config, the source store's normalisation, seed. A bank can also
 be filled from a granulation store's real tiles; it then has no latents.
 """
@@ -81,12 +81,14 @@ class TileBank:
     def generator(self, what: str = "latent blending"):
         """The bank's generator (eval mode), or one clear error if the bank has no latents."""
         if not self.has_latents:
-            raise HeliogenError(f"the bank {self.path} has no latents (z vectors and generator), which {what} needs; bank a tile GAN run instead")
+            raise HeliogenError(f"the bank {self.path} has no latents (z vectors and generator), which {what} needs; bank a tile GAN or VAE run instead")
         from safetensors.torch import load_file
 
         from ..models.tilegan import TileGenerator
+        from ..models.tilevae import TileVAEDecoder
 
-        g = TileGenerator(**self.attrs["generator"])
+        cls = TileVAEDecoder if self.attrs.get("model") == "tilevae" else TileGenerator
+        g = cls(**self.attrs["generator"])
         g.load_state_dict(load_file(str(self.path / "generator.safetensors")))
         return g.eval()
 
@@ -124,19 +126,22 @@ def create_bank(out, tiles_iter, n: int, size: int, latent_dim: int | None, attr
 
 
 def bank_from_run(run, out, n: int = 10000, seed: int = 0, batch: int = 50, progress: bool = True, checkpoint=None) -> TileBank:
-    """Bank ``n`` tiles of a tile GAN run's EMA generator, z ~ N(0, I) from one seeded generator.
+    """Bank ``n`` tiles of a tile GAN run's EMA generator, or of a tile VAE run's EMA decoder
+    (the thesis's baseline, sec. 3.2), z ~ N(0, I) from one seeded generator.
 
     Tile k depends only on (seed, k), whatever ``batch`` is: each batch's z comes from the same
     seeded stream, drawn in order.
     """
     from tqdm.auto import tqdm
 
-    from ..tiles.run import load_tile_generator, read_run
+    from ..models.tilevae import TileVAEDecoder
+    from ..tiles.run import load_tile_generator, load_tile_vae, read_run
 
     if n < 1:
         raise HeliogenError("--n must be at least 1")
-    run, _, data = read_run(run)
-    g = load_tile_generator(run, checkpoint)
+    run, cfg, data = read_run(run)
+    kind = cfg["kind"]
+    g = TileVAEDecoder.from_vae(load_tile_vae(run, checkpoint)) if kind == "tilevae" else load_tile_generator(run, checkpoint)
     gen = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
@@ -148,7 +153,7 @@ def bank_from_run(run, out, n: int = 10000, seed: int = 0, batch: int = 50, prog
             bar.update(len(z))
         bar.close()
 
-    attrs = {"source": str(Path(run).resolve()), "model": "tilegan", "generator": g.config(), "seed": seed,
+    attrs = {"source": str(Path(run).resolve()), "model": kind, "generator": g.config(), "seed": seed,
              "normalisation": data.get("normalisation")}
     return create_bank(out, batches(), n, g.size, g.latent_dim, attrs, generator=g)
 
