@@ -91,20 +91,6 @@ def test_clip_gives_clear_errors_without_weights_or_open_clip(monkeypatch, tmp_p
         get_extractor("clip-vitb32")
 
 
-def test_clip_with_random_weights(images):
-    """Runs the CLIP code path with random weights where open_clip imports (it needs torchvision)."""
-    from heliogen.evaluate.clip import ClipExtractor, import_open_clip
-
-    try:
-        import_open_clip()
-    except HeliogenError as err:
-        with pytest.raises(HeliogenError, match="open_clip"):
-            ClipExtractor(arch="clip-rn50", weights="random")
-        pytest.skip(f"open_clip unavailable here: {err}")
-    f = ClipExtractor(arch="clip-rn50", weights="random")(images)
-    assert f.shape == (3, 1024) and np.isfinite(f).all()
-
-
 def test_domain_encoder_from_torchscript(tmp_path, images):
     import torch
 

@@ -140,7 +140,10 @@ def get_extractor(name: str, device: str = "cpu", **options) -> FeatureExtractor
     ``domain:PATH`` loads a heliogen-trained TorchScript encoder from PATH.
     """
     _ensure_builtins()
-    key = (name, device, tuple(sorted(options.items())))
+    import os
+
+    # CLIP reads its weights path from the environment: a new path must build a new extractor
+    key = (name, device, tuple(sorted(options.items())), os.environ.get("HELIOGEN_CLIP_WEIGHTS") if name.startswith("clip") else None)
     if key in _CACHE:
         return _CACHE[key]
     if name.startswith("domain:"):
