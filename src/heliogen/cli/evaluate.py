@@ -1,4 +1,4 @@
-"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``rank``, ``human``.
+"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``classify``, ``rank``, ``human``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_ui
     if ctx.invoked_subcommand is not None:
         return
     if real is None or fake is None:
-        raise click.UsageError("give --real and --fake (or a subcommand: pairs, uncertainty, rank, human)")
+        raise click.UsageError("give --real and --fake (or a subcommand: pairs, uncertainty, classify, rank, human)")
     from ..errors import HeliogenError
     from ..evaluate.distribution import evaluate_distribution
 
@@ -98,6 +98,54 @@ def uncertainty(samples, out, report, scale, order):
 
     doc = evaluate_uncertainty(samples, out=out, report=report, scale=scale, order=order)
     _echo_table(doc["metrics"])
+    click.echo(f"wrote {out}")
+
+
+def _echo_classifier_table(doc: dict):
+    m = doc["metrics"]
+    real, gen, aug = m["real_heldout"], m["generated"], m.get("augmentation")
+    head = f"{'class':5s} | {'real P':>6s} {'R':>5s} {'F1':>5s} {'n':>5s} | {'gen P':>6s} {'R':>5s} {'F1':>5s} {'n':>5s}"
+    if aug:
+        head += f" | {'acc real':>8s} {'+gen':>5s} {'added':>5s}"
+    click.echo(head)
+    click.echo("-" * len(head))
+
+    def cells(scores, c):
+        if c not in scores:
+            return f"{'-':>6s} {'-':>5s} {'-':>5s} {0:5d}"
+        s = scores[c]
+        return f"{s['precision']:6.3f} {s['recall']:5.3f} {s['f1']:5.3f} {s['support']:5d}"
+
+    for c in doc["settings"]["classes"]:
+        row = f"{c:5s} | {cells(real, c)} | {cells(gen, c)}"
+        if aug:
+            row += f" | {aug['real_only'][c]:8.3f} {aug['with_generated'][c]:5.3f} {aug['generated_added'][c]:5d}"
+        click.echo(row)
+    click.echo(f"{'all':5s} | accuracy {real['accuracy']:.3f}, macro F1 {real['macro_f1']:.3f} | "
+               f"accuracy {gen['accuracy']:.3f}, macro F1 {gen['macro_f1']:.3f}")
+
+
+@evaluate.command()
+@click.option("--real", required=True, type=click.Path(exists=True, path_type=Path), help="Real store with flare labels (heliogen data labels).")
+@click.option("--fake", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Generated images: a FITS directory (class from the GOESCLS card) or a labelled store.")
+@click.option("--classes", default=None, help="Comma-separated GOES classes to tell apart [default: those in the real training split].")
+@click.option("--augment", default=None, help="Comma-separated minority classes: also train with their generated images added.")
+@click.option("--arch", type=click.Choice(["cnn", "deit"]), default="cnn", help="Small CNN, or timm's DeiT-tiny (random init; needs timm).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, help="Adam learning rate.")
+@click.option("--test-split", type=click.Choice(["val", "test"]), default="test", help="Held-out time-block split to score on.")
+@click.option("--device", default="cpu", help="torch device (cpu, cuda, auto).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("classifier.json"), help="Metrics JSON.")
+@click.option("--seed", type=int, default=0, help="Seed of the classifier's initialisation and batch order.")
+def classify(real, fake, classes, augment, arch, epochs, batch_size, lr, test_split, device, out, seed):
+    """Flare-class classifier: held-out and generated per-class P/R/F1, and the augmentation experiment."""
+    from ..evaluate.classifier import evaluate_classifier
+
+    doc = evaluate_classifier(real, fake, classes=classes, augment=augment or (), arch=arch, epochs=epochs,
+                              test_split=test_split, out=out, seed=seed, batch_size=batch_size, lr=lr, device=device)
+    _echo_classifier_table(doc)
     click.echo(f"wrote {out}")
 
 
