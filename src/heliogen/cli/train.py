@@ -31,7 +31,7 @@ def common_training_options(f):
         click.option("--mixed-precision", type=click.Choice(["auto", "no", "bf16", "fp16"]), default="auto", show_default=True, help="GPU only; CPU runs in float32."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loading processes."),
-        click.option("--resume", default="auto", show_default=True, help="auto (newest complete checkpoint), never, or a checkpoint directory."),
+        click.option("--resume", default="auto", show_default=True, help="auto (newest complete checkpoint), never, or a checkpoint directory. Checkpoints past the step training continues from are moved to checkpoints/abandoned/."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):

@@ -4,23 +4,38 @@
 ``<name>_ema.safetensors`` for EMA weights, and ``state.pt`` (optimizers, EMA state, step,
 RNG states). The rename is the commit: a directory without the temp prefix is complete, so
 resume takes the newest one and never a half-written checkpoint.
+
+``state.pt`` holds tensors and plain Python containers only, and is read back with
+``torch.load(weights_only=True)``: loading a checkpoint unpickles no arbitrary objects.
+
+One run directory holds one history. A run resumed from an older checkpoint (``--resume
+PATH`` at step k, or ``--resume never`` at step 0) abandons the checkpoints past k:
+:func:`set_aside_later_checkpoints` moves them to ``checkpoints/abandoned/`` before training
+goes on, so "newest" (resume ``auto``, sampling) and pruning only ever see this history.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 
+from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "STEP_DIR"]
+__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "STEP_DIR", "ABANDONED"]
+
+log = logging.getLogger("heliogen")
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
+ABANDONED = "abandoned"  # checkpoints/abandoned/<when>-resumed-at-step-K/step-N: another history
 
 
 def _fsync_dir(path: Path) -> None:
@@ -34,7 +49,9 @@ def _fsync_dir(path: Path) -> None:
 def save_checkpoint(run_dir, step: int, weights: dict, state: dict, keep: int = 3) -> Path:
     """Write weights (``{name: state_dict}``) and the training ``state`` for ``step`` atomically.
 
-    Keeps the newest ``keep`` checkpoints and deletes older ones after the new one is in place.
+    Keeps the new checkpoint and the ``keep - 1`` newest before it, and deletes older ones
+    after the new one is in place (``keep <= 0`` keeps all). Checkpoints past ``step`` are not
+    this history's (the trainer sets them aside on resume); pruning never counts or deletes them.
     """
     from safetensors.torch import save_file
 
@@ -58,9 +75,10 @@ def save_checkpoint(run_dir, step: int, weights: dict, state: dict, keep: int = 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    steps = sorted(_complete(root))
-    for old_step, old in steps[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+    if keep > 0:
+        before = sorted((s, d) for s, d in _complete(root) if s < step)
+        for _, old in before[: max(0, len(before) - (keep - 1))]:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -69,6 +87,33 @@ def _complete(root: Path):
         m = STEP_DIR.match(d.name)
         if m and d.is_dir() and (d / "state.pt").is_file():
             yield int(m.group(1)), d
+
+
+def set_aside_later_checkpoints(run_dir, step: int) -> list[Path]:
+    """Move the checkpoints of ``run_dir`` past ``step`` to ``checkpoints/abandoned/``.
+
+    Called when training continues from ``step`` (an older checkpoint, or 0 for a fresh
+    start): later checkpoints belong to the abandoned history and would otherwise be taken for
+    the newest by resume ``auto`` and by sampling, and upset pruning. They are moved, not
+    deleted, with a warning naming the folder. Returns their new paths.
+    """
+    root = Path(run_dir) / "checkpoints"
+    later = sorted((int(m.group(1)), d) for d in (root.iterdir() if root.is_dir() else [])
+                   if (m := STEP_DIR.match(d.name)) and d.is_dir() and int(m.group(1)) > step)
+    if not later:
+        return []
+    (root / ABANDONED).mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    dest = Path(tempfile.mkdtemp(prefix=f"{stamp}-resumed-at-step-{step:07d}-", dir=root / ABANDONED))
+    os.chmod(dest, default_dir_mode())  # mkdtemp's 0700 would hide them from colleagues
+    moved = []
+    for _, d in later:
+        os.replace(d, dest / d.name)
+        moved.append(dest / d.name)
+    _fsync_dir(root)
+    log.warning("training continues from step %d: moved %d later checkpoint(s) of the abandoned history (%s) to %s",
+                step, len(moved), ", ".join(p.name for p in moved), dest)
+    return moved
 
 
 def latest_checkpoint(run_dir) -> Path | None:
@@ -92,8 +137,19 @@ def load_weights(checkpoint: Path, name: str) -> dict:
 
 
 def load_state(checkpoint: Path) -> dict:
+    """The training state of a checkpoint, loaded with ``weights_only=True`` (no arbitrary unpickling)."""
     path = Path(checkpoint) / "state.pt"
+    if not path.is_file():
+        raise HeliogenError(f"checkpoint {checkpoint} has no {path.name}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - pickle/zip errors come in many types
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        refused = next((line.strip().split(". Please")[0].removeprefix("WeightsUnpickler error: ")
+                        for line in str(err).splitlines() if "Unsupported global" in line), "")
+        if not refused:  # a damaged file, not a refused object
+            detail = next((line.strip() for line in str(err).splitlines() if "Unsupported" in line), type(err).__name__)
+            raise HeliogenError(f"checkpoint state {path} is corrupt ({detail})") from None
+        raise HeliogenError(f"checkpoint state {path} holds objects other than tensors and plain values (written by an "
+                            f"older heliogen, or not by heliogen); it is not unpickled, for safety ({refused})") from None
+    except Exception as err:  # noqa: BLE001 - zip/IO errors come in many types
         raise HeliogenError(f"checkpoint state {path} is corrupt ({type(err).__name__}: {err})") from None

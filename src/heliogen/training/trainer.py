@@ -26,7 +26,7 @@ import torch
 from ..errors import HeliogenError
 from ..progress import bars_off
 from .batches import StepBatchSampler, step_seed
-from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint
+from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint, set_aside_later_checkpoints
 
 __all__ = ["TrainSettings", "Trainer", "StepContext"]
 
@@ -155,7 +155,7 @@ class Trainer:
                 "step": self.step,
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+                "rng": _rng_state(),
                 "settings": asdict(self.settings),
             }
             path = save_checkpoint(self.run_dir, self.step, self._weights(), state, keep=self.settings.keep_checkpoints)
@@ -181,9 +181,7 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
+        _set_rng_state(state["rng"])
         self.step = int(state["step"])
         log.info("resumed from %s at step %d", ckpt, self.step)
 
@@ -201,13 +199,22 @@ class Trainer:
         self._resume()
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            # one history per run directory: checkpoints past the step training continues
+            # from (resumed from an older one, or started afresh) are moved aside
+            set_aside_later_checkpoints(self.run_dir, self.step)
+        acc.wait_for_everyone()
         previous = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)):
                 if sig is not None:
                     previous[sig] = signal.signal(sig, self._on_signal)
         sampler = StepBatchSampler(len(self.dataset), s.batch, self.step, s.steps, s.seed, acc.process_index, acc.num_processes)
-        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers)
+        # The loader draws its workers' base seed from its own generator: from the global torch RNG,
+        # it would shift that RNG by one draw at every (re)start and break exact resume for any
+        # step_fn that uses it.
+        loader_seed = int(np.random.SeedSequence([s.seed, self.step, acc.process_index, 1]).generate_state(1, dtype=np.uint64)[0] % 2**63)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers,
+                            generator=torch.Generator().manual_seed(loader_seed))
         writer = stats = None
         if acc.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
@@ -281,6 +288,34 @@ class Trainer:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
+
+
+def _rng_state() -> dict:
+    """The global RNG states as tensors and plain Python values only.
+
+    ``state.pt`` is read back with ``torch.load(weights_only=True)``, which unpickles no
+    arbitrary objects; numpy's state (a tuple holding an ndarray) would not pass, so its
+    MT19937 key travels as an int64 tensor.
+    """
+    np_state = np.random.get_state(legacy=False)
+    if np_state["bit_generator"] != "MT19937":  # numpy's global RandomState is always MT19937
+        raise HeliogenError(f"cannot checkpoint numpy's {np_state['bit_generator']} global generator")
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)), "pos": int(np_state["state"]["pos"]),
+                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
+        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+    }
+
+
+def _set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    n = rng["numpy"]
+    np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": int(n["pos"])},
+                         "has_gauss": int(n["has_gauss"]), "gauss": float(n["gauss"])})
+    p = rng["python"]
+    random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss_next"]))
 
 
 def _param_names(module) -> list[str]:
