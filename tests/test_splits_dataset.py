@@ -97,3 +97,27 @@ def test_dataset_refuses_missing_labels(synth_euv_dir, tmp_path):
         StoreDataset(tmp_path / "s.zarr", labels=True)
     with pytest.raises(HeliogenError, match="no low-resolution pairs"):
         StoreDataset(tmp_path / "s.zarr", lowres=True)
+
+
+def _flips(ds, num_workers):
+    plain = StoreDataset(ds.store)
+    loader = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=num_workers)
+    out = {}
+    for item in loader:
+        j = int(item["index"][0])
+        image, reference = item["image"][0], plain[ds.indices.tolist().index(j)]["image"]
+        out[j] = bool(torch.equal(image, reference.flip(-1))) and not torch.equal(image, reference)
+    return out
+
+
+def test_flips_do_not_depend_on_the_worker_count(labelled_store):
+    """A flip is a function of (seed, epoch, row): DataLoader workers must not repeat each other's."""
+    path, _ = labelled_store
+    ds = StoreDataset(path, hflip=True, seed=3)
+    serial, parallel = _flips(ds, 0), _flips(ds, 2)
+    assert 0 < sum(serial.values()) < len(serial)  # some flipped, some not
+    assert serial == parallel
+    assert serial == {j: ds.flipped(j) for j in serial}
+    ds.set_epoch(1)
+    assert _flips(ds, 2) != serial  # a new epoch draws new flips
+    assert {j: StoreDataset(path, hflip=True, seed=3).flipped(j) for j in serial} == serial  # repeatable

@@ -26,9 +26,16 @@ class StoreDataset:
         Also return ``class_index`` (A=0 ... X=4) and ``log10_flux``; every selected sample
         must be labelled.
     hflip : bool
-        Random horizontal flips (the full-disk study's only augmentation).
+        Random horizontal flips (the full-disk study's only augmentation). Whether sample
+        ``j`` (its store row) is flipped is a function of ``(seed, epoch, j)`` alone, drawn
+        from ``default_rng([seed, epoch, j])``: the same in every DataLoader worker layout
+        (``num_workers`` 0, 2, ...) and on every rank, and repeatable on resume. Call
+        :meth:`set_epoch` before each epoch for fresh flips (as with PyTorch's
+        ``DistributedSampler``); without it every epoch sees the flips of epoch 0.
     lowres : bool
         Also return the stored low-resolution twin (super-resolution pairs).
+    seed : int
+        Seed of the flips (non-negative).
 
     Items are dicts of ``image`` (float32 tensor C x S x S in model space), ``index`` and, on
     request, ``lowres``, ``class_index`` and ``log10_flux``.
@@ -48,7 +55,10 @@ class StoreDataset:
             self.indices = splits[split]
         self.norm = self.store.normalisation
         self.hflip = hflip
-        self.rng = np.random.default_rng(seed)
+        if int(seed) < 0:
+            raise HeliogenError(f"the flip seed must be non-negative, not {seed}")
+        self.seed = int(seed)
+        self.epoch = 0
         self.want_lowres = lowres
         if lowres and not self.store.has_lowres:
             raise HeliogenError(f"{self.store.path} has no low-resolution pairs (build it with --pairs)")
@@ -67,12 +77,24 @@ class StoreDataset:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Use the flips of ``epoch`` from now on (call before creating the epoch's iterator)."""
+        if int(epoch) < 0:
+            raise HeliogenError(f"epoch must be non-negative, not {epoch}")
+        self.epoch = int(epoch)
+
+    def flipped(self, j: int) -> bool:
+        """Whether store row ``j`` is flipped in the current epoch (False without ``hflip``)."""
+        # A fresh generator per item, keyed by what identifies the item: a generator held by
+        # the dataset would be copied into every DataLoader worker and repeat its draws there.
+        return bool(self.hflip and np.random.default_rng([self.seed, self.epoch, int(j)]).random() < 0.5)
+
     def __getitem__(self, i: int) -> dict:
         import torch
 
         j = int(self.indices[i])
         image = self.norm.forward(self.store.images(slice(j, j + 1))[0]).astype(np.float32)
-        flip = self.hflip and self.rng.random() < 0.5
+        flip = self.flipped(j)
         item = {"image": torch.from_numpy(np.ascontiguousarray(image[..., ::-1] if flip else image)), "index": j}
         if self.want_lowres:
             low = self.norm.forward(self.store.lowres(slice(j, j + 1))[0]).astype(np.float32)

@@ -132,6 +132,8 @@ def preprocess_euv(
 
     fields = map_fields(smap, source)
     fields["cdelt"] = fov / size
+    # the grid is disk centred by construction: its centre is the disk centre (0", 0")
+    fields.update(crpix1=(size + 1) / 2, crpix2=(size + 1) / 2, crval1=0.0, crval2=0.0)
     return [Sample(image=stored[None], fields=fields)]
 
 

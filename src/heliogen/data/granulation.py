@@ -7,6 +7,13 @@ largest square inscribed in the rotated frame, side ``floor(n / sqrt(2))``, so a
 share one plate scale and hold only observed pixels. The crop is then area-averaged to
 the tile size. Stored values are intensity over its mean; the scaling to [-1, 1] uses the
 dataset's min/max on read (``minmax`` normalisation).
+
+Pointing: granulation tiles are textures, placed nowhere in particular. The ``identity`` tile
+records its source's helioprojective pointing when the source has one (CRVAL1/2 with
+HPLN/HPLT axes, north up), moved to the tile's own grid, so its pixels map to the sky where
+the source pixels do; mirrored and rotated tiles, and tiles of sources without a pointing,
+record none (NaN ``crpix``/``crval``). Headers then claim no solar position
+(:mod:`heliogen.data.grid_header`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from scipy import ndimage
 
 from ..errors import BadInput
 from .resample import area_resample
-from .sample import Sample, map_fields
+from .sample import NO_POINTING, Sample, map_fields, window_pointing
 
 __all__ = ["preprocess_granulation", "AUGMENTATIONS", "augment"]
 
@@ -72,9 +79,13 @@ def preprocess_granulation(smap, size: int, source: str = "", augmentations=AUGM
     data = data / mean
     base = map_fields(smap, source)
     samples = []
+    ny, nx = data.shape
     for name in augmentations:
         crop = _centre_crop(augment(data, name), side)
         tile = area_resample(np.ascontiguousarray(crop), size)
-        fields = dict(base, augment=name, cdelt=base["cdelt"] * side / size)
+        # only the unaugmented tile lies on the sky as its source does (north up); mirrored or
+        # rotated tiles claim no pointing rather than a false one
+        pointing = window_pointing(smap, (nx - side) // 2, (ny - side) // 2, side, size) if name == "identity" else NO_POINTING
+        fields = dict(base, augment=name, cdelt=base["cdelt"] * side / size, **pointing)
         samples.append(Sample(image=tile.astype(np.float32)[None], fields=fields))
     return samples

@@ -7,7 +7,9 @@ stay aligned for super-resolution pairs). ``crop`` cuts ``C x C`` windows at nat
 resolution: centred on the disk, random, on the strongest active region, or at listed
 helioprojective positions. ``pairs=f`` stores the ``f x f`` block mean beside each image,
 the low-resolution twin the paper trains on. Stored values are Gauss; the division by
-3000 happens on read (``linear`` normalisation).
+3000 happens on read (``linear`` normalisation). Each sample records the WCS reference of its
+own grid (``crpix1/2``, ``crval1/2``): a crop keeps the helioprojective position of its source
+pixels, not the disk centre (:func:`heliogen.data.grid_header.sample_header`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from scipy import ndimage
 from ..errors import BadInput, HeliogenError
 from .euv import _rotation_deg
 from .resample import area_resample, block_mean
-from .sample import Sample, map_fields
+from .sample import Sample, map_fields, window_pointing
 
 __all__ = ["preprocess_magnetogram", "strongest_region_pixel", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
 
@@ -141,6 +143,8 @@ def preprocess_magnetogram(
             if side % pairs:
                 raise HeliogenError(f"--size {side} is not divisible by --pairs {pairs}")
             lowres = block_mean(image, pairs).astype(np.float32)[None]
-        fields = dict(base, crop_x=x0, crop_y=y0, cdelt=native * window.shape[0] / side)
+        # the stored grid's own WCS reference: its pixels map to the sky where their source pixels do
+        pointing = window_pointing(smap, max(x0, 0), max(y0, 0), window.shape[0], side)
+        fields = dict(base, crop_x=x0, crop_y=y0, cdelt=native * window.shape[0] / side, **pointing)
         samples.append(Sample(image=image.astype(np.float32)[None], fields=fields, lowres=lowres))
     return samples

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Sample", "map_fields", "TABLE_COLUMNS"]
+__all__ = ["Sample", "map_fields", "window_pointing", "TABLE_COLUMNS", "NO_POINTING"]
 
 # The per-sample table of a store: column name -> numpy dtype ("str" is variable-length).
 TABLE_COLUMNS = {
@@ -25,7 +25,17 @@ TABLE_COLUMNS = {
     "crop_x": "int64",  # native-pixel corner of a crop; -1 for whole images
     "crop_y": "int64",
     "augment": "str",  # augmentation applied (granulation); "" otherwise
+    # Helioprojective WCS reference of the stored image's own pixel grid (square pixels of
+    # ``cdelt``, north up): 1-based FITS pixel CRPIX and its (Tx, Ty) in arcsec, such that a
+    # stored pixel maps to the same sky position as the source pixels it holds. NaN where the
+    # sample has no such pointing (a source without one, a rotated or mirrored augmentation).
+    "crpix1": "float64",
+    "crpix2": "float64",
+    "crval1": "float64",  # arcsec
+    "crval2": "float64",  # arcsec
 }
+
+NO_POINTING = {"crpix1": np.nan, "crpix2": np.nan, "crval1": np.nan, "crval2": np.nan}
 
 
 @dataclass
@@ -72,4 +82,37 @@ def map_fields(smap, source: str) -> dict:
         "crop_x": -1,
         "crop_y": -1,
         "augment": "",
+        **NO_POINTING,
+    }
+
+
+def window_pointing(smap, x0: int, y0: int, side_in: int, side_out: int) -> dict:
+    """WCS reference fields of a stored image made from a window of ``smap``.
+
+    The window's ``side_in x side_in`` pixels from 0-based corner ``(x0, y0)`` are area-averaged
+    onto ``side_out x side_out`` pixels (stored pixel ``p`` covers source pixels
+    ``x0 - 0.5 + [p, p + 1] * side_in / side_out``), so with CDELT scaled by
+    ``side_in / side_out`` the stored grid keeps the source's CRVAL and moves CRPIX to
+
+        CRPIX' = 0.5 + (CRPIX - 0.5 - x0) * side_out / side_in     (1-based, per axis)
+
+    which maps every stored pixel to the sky position of the source pixels it averages.
+    :data:`NO_POINTING` (NaN) when the source has no helioprojective pointing (no CRVAL1/2,
+    or CTYPEs other than HPLN/HPLT) or is not north up (its WCS would need a rotation matrix).
+    """
+    meta = smap.meta
+    ctype = (str(meta.get("ctype1", "")).upper(), str(meta.get("ctype2", "")).upper())
+    if "crval1" not in meta or "crval2" not in meta or not (ctype[0].startswith("HPLN") and ctype[1].startswith("HPLT")):
+        return dict(NO_POINTING)
+    pc = np.asarray(smap.rotation_matrix, dtype=float)
+    if abs(np.degrees(np.arctan2(pc[1, 0], pc[0, 0]))) > 1e-3:
+        return dict(NO_POINTING)
+    ref = smap.reference_pixel  # 0-based
+    coord = smap.reference_coordinate
+    scale = side_out / side_in
+    return {
+        "crpix1": 0.5 + (float(ref.x.to_value("pix")) + 0.5 - x0) * scale,
+        "crpix2": 0.5 + (float(ref.y.to_value("pix")) + 0.5 - y0) * scale,
+        "crval1": float(coord.Tx.to_value("arcsec")),
+        "crval2": float(coord.Ty.to_value("arcsec")),
     }

@@ -166,6 +166,14 @@ class Store:
             raise HeliogenError(f"the store has no column {name!r}")
         return np.asarray(self.group["table"][name][: self.n])
 
+    def row(self, index: int) -> dict:
+        """The table fields of committed sample ``index``."""
+        n = self.n
+        if not 0 <= int(index) < n:
+            raise IndexError(f"sample index {index} out of range 0..{n - 1}")
+        table = self.group["table"]
+        return {name: table[name][int(index)] for name in self.columns()}
+
     def table(self):
         """The committed per-sample table as a pandas DataFrame."""
         import pandas as pd
@@ -198,6 +206,11 @@ class Store:
         self.group["images"][start : start + k] = images
         if lowres is not None:
             self.group["lowres"][start : start + k] = lowres
+        table = self.group["table"]
+        for name, dtype in TABLE_COLUMNS.items():
+            if name not in table:  # a store begun by an older heliogen: its earlier rows read as unknown
+                table.create_array(name, shape=(self.group["images"].shape[0],), chunks=(TABLE_CHUNK,),
+                                   dtype=str if dtype == "str" else dtype, fill_value=_fill(dtype))
         for name in TABLE_COLUMNS:
             values = [f[name] for f in fields]
             self.group["table"][name][start : start + k] = np.asarray(values, dtype=object if TABLE_COLUMNS[name] == "str" else TABLE_COLUMNS[name])
