@@ -112,6 +112,12 @@ def test_mu_corrected_flux_of_a_uniform_radial_field():
     assert physics.unsigned_flux(field, h, mu_correction=True) == pytest.approx(expected, rel=0.01)
     # Without the correction: sum B0 mu A over the disk = B0 (2/3) pi R^2.
     assert physics.unsigned_flux(field, h) == pytest.approx(100.0 * 2 / 3 * math.pi * r_cm**2, rel=0.01)
+    # a crop without a solar pointing (offset axes) cannot be mu-corrected: one clear error
+    from heliogen.errors import HeliogenError
+
+    off = dict(h, CTYPE1="XOFFSET", CTYPE2="YOFFSET")
+    with pytest.raises(HeliogenError, match="helioprojective"):
+        physics.unsigned_flux(field, off, mu_correction=True)
 
 
 def test_active_region_area_and_percent_error():

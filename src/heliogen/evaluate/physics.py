@@ -78,6 +78,10 @@ def mu_map(shape, header) -> np.ndarray:
     Pixel centres: x = CRVAL1 + (i + 1 - CRPIX1) CDELT1 (FITS is 1-based), same in y.
     """
     meta = _meta(header)
+    ctype = str(meta.get("CTYPE1", "HPLN-TAN")).upper()
+    if not ctype.startswith(("HPLN", "SOLAR")):
+        raise HeliogenError(f"mu needs a helioprojective pointing, but the header's axes are {ctype!r} "
+                            f"({meta.get('WCSNAME', 'no WCSNAME')}); turn the mu correction off")
     c1, c2 = _arcsec(meta, "CDELT1"), _arcsec(meta, "CDELT2")
     if "RSUN_OBS" in meta:
         rsun = float(meta["RSUN_OBS"])

@@ -89,10 +89,11 @@ def _clean(obj, where="metrics"):
 
 def write_metrics(doc: dict, path) -> Path:
     """Write a metrics document (validated: no NaN anywhere)."""
+    from ..atomic import write_text_atomic
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
 
 
 def read_metrics(path) -> dict:
