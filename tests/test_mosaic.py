@@ -207,11 +207,18 @@ def test_latent_blending_and_ga_seams(gen_bank, tmp_path):
     pixel = build_mosaic(gen_bank, out=tmp_path / "p.fits", **common)
     latent = build_mosaic(gen_bank, out=tmp_path / "l.fits", blend="latent", **common)
     ga = build_mosaic(gen_bank, out=tmp_path / "g.fits", refine="ga", ga=GASettings(population=20, generations=3), **common)
-    # GA: lower eq. 5 distances and lower squared gradients across the seams than greedy pixel
-    # blending, and a seam ratio nearer the seamless 1
-    assert ga["ga"]["mean_distance_after"] < ga["ga"]["mean_distance_before"]
-    assert ga["seams"]["seam"] < pixel["seams"]["seam"]
-    assert abs(np.log(ga["seams"]["ratio"])) < abs(np.log(pixel["seams"]["ratio"]))
+    ga_eq5 = build_mosaic(gen_bank, out=tmp_path / "g5.fits", refine="ga", ga=GASettings(population=20, generations=3, fitness="eq5"), **common)
+    assert latent["layer"] == 1  # the 8 px layer of a 32 px generator (8 px overlap = 2 feature px)
+    # GA lowers the distance it optimises: the thesis's eq. 5, or eq. 5 over the strips' energy
+    assert ga_eq5["ga"]["mean_distance_after"] < ga_eq5["ga"]["mean_distance_before"]
+    assert ga["ga"]["mean_fitness_after"] < ga["ga"]["mean_fitness_before"]
+    assert ga_eq5["ga"]["mean_fitness_after"] == pytest.approx(ga_eq5["ga"]["mean_distance_after"])
+    # plain eq. 5 favours flat tile edges, so its bands wash out further than greedy pixel blending's;
+    # the normalised fitness picks matching structure instead, and its bands keep more contrast
+    # (the seam ratio itself is judged on a trained generator: benchmarks/bench_seams.py)
+    assert ga_eq5["seams"]["contrast"] < pixel["seams"]["contrast"] < ga["seams"]["contrast"]
+    with pytest.raises(HeliogenError, match="fitness"):
+        build_mosaic(gen_bank, out=tmp_path / "x.fits", refine="ga", ga=GASettings(fitness="l1"), **common)
     # alpha blending washes out the bands (contrast < 1); the decoded feature canvas much less,
     # and its seam ratio is nearer 1
     assert pixel["seams"]["contrast"] < 0.8

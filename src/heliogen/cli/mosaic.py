@@ -54,8 +54,10 @@ def bank(source, n, out, seed, batch, checkpoint, no_progress):
 @click.option("--refine", type=click.Choice(["none", "ga"]), default="none", show_default=True, help="GA refinement of each tile's z.")
 @click.option("--ga-population", type=click.IntRange(min=4), default=50, show_default=True)
 @click.option("--ga-generations", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--ga-threshold", type=click.FloatRange(min=0), default=None, help="Stop a tile's GA once its distance is at or below this.")
+@click.option("--ga-threshold", type=click.FloatRange(min=0), default=None, help="Stop a tile's GA once its distance (in --ga-fitness units) is at or below this.")
 @click.option("--ga-mutation", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Scale of the clipped Gaussian mutation.")
+@click.option("--ga-fitness", type=click.Choice(["normalised", "eq5"]), default="normalised", show_default=True,
+              help="GA distance: eq. 5 over the strips' energy, or the thesis's plain eq. 5 (which favours flat tile edges).")
 @click.option("--reuse", is_flag=True, help="Allow a bank tile more than once (needed when the grid has more tiles than the bank).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Picks the first tile and seeds the GA.")
 @click.option("--model-space", is_flag=True, help="Write model-space values [-1, 1] instead of I/<I>.")
@@ -63,12 +65,12 @@ def bank(source, n, out, seed, batch, checkpoint, no_progress):
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
 def build(bank_path, grid, overlap, out, preview, preview_side, blend, layer, refine, ga_population, ga_generations, ga_threshold, ga_mutation,
-          reuse, seed, model_space, as_json, no_progress):
+          ga_fitness, reuse, seed, model_space, as_json, no_progress):
     """Build a mosaic of GRID tiles: greedy seam matching, blending, optional GA refinement, streamed to disk."""
     from ..mosaic.build import build_mosaic
     from ..mosaic.refine import GASettings
 
-    ga = GASettings(population=ga_population, generations=ga_generations, threshold=ga_threshold, mutation=ga_mutation)
+    ga = GASettings(population=ga_population, generations=ga_generations, threshold=ga_threshold, mutation=ga_mutation, fitness=ga_fitness)
     r = build_mosaic(bank_path, grid, overlap, out, preview=preview, blend=blend, refine=refine, seed=seed, reuse=reuse, layer=layer,
                      ga=ga, physical=not model_space, progress=not no_progress, preview_side=preview_side)
     if as_json:

@@ -71,17 +71,31 @@ class GreedyMatcher:
         self.index = StripIndex(tiles, overlap, self.kernel, dtype=dtype)
         self.ga_history: list[tuple[float, float]] = []
 
-    def _ga_distance(self, left, top):
+    def _ga_distance(self, left, top, fitness: str = "eq5"):
+        """The GA's distance of candidate z vectors to the left and top neighbours (max of the two).
+
+        ``eq5``: the Gaussian-weighted squared difference of the overlap strips (eq. 5).
+        ``normalised``: eq. 5 over the strips' Gaussian-weighted energy about their means
+        (0 for identical strips, about 1 for unrelated ones, whatever their contrast).
+        """
         g, ov, k = self.generator, self.overlap, self.kernel
+
+        def strip_distance(a, b, axis):
+            d = ((a - b) ** 2).sum(axis=axis) @ k
+            if fitness == "normalised":
+                energy = (((a - a.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=axis) @ k
+                          + ((b - b.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=axis) @ k)
+                d = d / np.maximum(energy, 1e-12)
+            return d
 
         @torch.no_grad()
         def distance(zs: np.ndarray) -> np.ndarray:
             imgs = torch.cat([g(torch.as_tensor(zs[i:i + 64])) for i in range(0, len(zs), 64)])[:, 0].double().numpy()
             d = np.full(len(zs), -np.inf)
             if left is not None:
-                d = np.maximum(d, ((left[None, :, -ov:] - imgs[:, :, :ov]) ** 2).sum(axis=1) @ k)
+                d = np.maximum(d, strip_distance(left[None, :, -ov:], imgs[:, :, :ov], 1))
             if top is not None:
-                d = np.maximum(d, (((top[None, -ov:, :] - imgs[:, :ov, :]) ** 2).sum(axis=2)) @ k)
+                d = np.maximum(d, strip_distance(top[None, -ov:, :], imgs[:, :ov, :], 2))
             return d
         return distance
 
@@ -142,10 +156,13 @@ class GreedyMatcher:
                 if self.ga is not None and (r > 0 or c > 0):
                     left = np.asarray(imgs[-1], np.float64) if c > 0 else None
                     top = np.asarray(prev[c], np.float64) if r > 0 else None
-                    z, best, _ = refine_z(z, self._ga_distance(left, top), self.ga, np.random.default_rng([self.seed, r, c]))
+                    fitness = self._ga_distance(left, top, self.ga.fitness)
+                    fit0 = float(fitness(z[None])[0])
+                    z, fit, _ = refine_z(z, fitness, self.ga, np.random.default_rng([self.seed, r, c]))
                     with torch.no_grad():
                         img = self.generator(torch.as_tensor(z[None]))[0, 0].numpy()
-                    self.ga_history.append((dist, best))
+                    best = float(self._ga_distance(left, top)(z[None])[0])  # eq. 5 of the refined tile, for the record
+                    self.ga_history.append((dist, best, fit0, fit))
                     dist = best
                 idx.append(k)
                 imgs.append(img)
@@ -322,6 +339,8 @@ def build_mosaic(bank, grid, overlap: int, out, preview=None, blend: str = "pixe
         latent_overlap(generator, layer, overlap)
     tiles = bank.tiles() if tiles is None else tiles
     ga = (ga or GASettings()) if refine == "ga" else None
+    if ga is not None and ga.fitness not in ("eq5", "normalised"):
+        raise HeliogenError(f"GA fitness {ga.fitness!r}: choose eq5 or normalised")
     matcher = GreedyMatcher(tiles, (gy, gx), overlap, seed=seed, reuse=reuse, z=z, generator=generator, ga=ga, progress=progress)
     height, width = mosaic_side(gy, size, overlap), mosaic_side(gx, size, overlap)
     seams = SeamAccumulator(width, size, overlap, (gy, gx))
@@ -355,5 +374,6 @@ def build_mosaic(bank, grid, overlap: int, out, preview=None, blend: str = "pixe
               "seconds": time.perf_counter() - t0}
     if matcher.ga_history:
         h = np.array(matcher.ga_history)
-        result["ga"] = {**asdict(ga), "mean_distance_before": float(h[:, 0].mean()), "mean_distance_after": float(h[:, 1].mean())}
+        result["ga"] = {**asdict(ga), "mean_distance_before": float(h[:, 0].mean()), "mean_distance_after": float(h[:, 1].mean()),
+                        "mean_fitness_before": float(h[:, 2].mean()), "mean_fitness_after": float(h[:, 3].mean())}
     return result

@@ -4,8 +4,12 @@ Per generation, with population N = N1 + N2 + N3:
 
 1. the population starts from a copy of the tile's z, small and considerable variations of
    it, and random z vectors;
-2. fitness: each z is decoded and its eq. 5 distance to the neighbours it must match is
-   measured (lower distance = fitter; roulette weights are 1 / distance);
+2. fitness: each z is decoded and its distance to the neighbours it must match is measured
+   (lower distance = fitter; roulette weights are 1 / distance). ``fitness="eq5"`` is the
+   thesis's eq. 5; ``"normalised"`` (the default) divides eq. 5 by the Gaussian-weighted
+   energy of the two strips about their means, so a candidate cannot win by being flat along
+   its edges (with plain eq. 5 the GA drifts to low-contrast edges, which lowers the distance
+   but not the visible seam: benchmarks/bench_seams.py measures both);
 3. the best N1 (10 %) are kept unchanged (elite);
 4. N2 children come from single-point crossover of two parents chosen by fitness roulette;
 5. N3 (10 %) are new random z vectors;
@@ -35,6 +39,7 @@ class GASettings:
     small: float = 0.1  # std of the "small variations" of the initial population
     large: float = 0.5  # std of the "considerable variations"
     mutation: float = 0.1  # scale of the clipped N(0, 1) mutation noise
+    fitness: str = "normalised"  # "eq5" (the thesis's distance) or "normalised" (eq. 5 / strip energy)
 
     def counts(self) -> tuple[int, int, int]:
         """(N1 elite, N2 crossover, N3 random)."""
