@@ -93,9 +93,37 @@ def test_state_loads_weights_only_and_resume_stays_exact(tmp_path):
 def test_a_pickled_state_is_refused_not_unpickled(tmp_path):
     ckpt = tmp_path / "step-0000001"
     ckpt.mkdir()
-    torch.save({"step": 1, "rng": {"numpy": np.random.get_state()}}, ckpt / "state.pt")  # the old format
+    # the old format (numpy's RNG tuple with its uint32 array) still loads: numpy arrays only
+    legacy = np.random.get_state()
+    torch.save({"step": 1, "rng": {"numpy": legacy}}, ckpt / "state.pt")
+    back = load_state(ckpt)["rng"]["numpy"]
+    assert back[0] == "MT19937" and np.array_equal(back[1], legacy[1]) and back[2:] == legacy[2:]
+    # any other object is refused, not unpickled
+    from pathlib import PurePosixPath
+
+    torch.save({"step": 1, "settings": {"resume": PurePosixPath("/x")}}, ckpt / "state.pt")
     with pytest.raises(HeliogenError, match="not unpickled, for safety"):
         load_state(ckpt)
     (ckpt / "state.pt").write_bytes(b"garbage")
     with pytest.raises(HeliogenError, match="corrupt"):
         load_state(ckpt)
+
+
+def test_legacy_rng_tuples_restore_the_generators():
+    import random
+
+    from heliogen.training.trainer import _rng_state, _set_rng_state
+
+    np.random.seed(5)
+    random.seed(5)
+    legacy = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    expected = (np.random.random(3), random.random(), torch.rand(2))
+    _set_rng_state(legacy)
+    assert np.array_equal(np.random.random(3), expected[0]) and random.random() == expected[1]
+    assert torch.equal(torch.rand(2), expected[2])
+    # and the tensor form round-trips the same way
+    state = _rng_state()
+    expected = (np.random.random(3), random.random(), torch.rand(2))
+    _set_rng_state(state)
+    assert np.array_equal(np.random.random(3), expected[0]) and random.random() == expected[1]
+    assert torch.equal(torch.rand(2), expected[2])

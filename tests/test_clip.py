@@ -175,7 +175,7 @@ def test_openai_style_fp16_torchscript_archive_through_the_extractor(tmp_path, m
     source.half().float()  # the reference holds exactly the float16 values the archive stores
     path = _save(copy.deepcopy(source).half(), tmp_path / "RN50.pt", "torchscript")
     monkeypatch.setenv("HELIOGEN_CLIP_WEIGHTS", str(path))
-    ext = ClipExtractor(arch="clip-rn50", implementation="heliogen")  # not get_extractor: its cache ignores the env var
+    ext = ClipExtractor(arch="clip-rn50", implementation="heliogen")  # built directly: one fresh extractor for this file
     assert str(path) in ext.weights and "ModifiedResNet" in ext.describe()["implementation"]
     got = ext(images)
     x = resize_batch(torch.from_numpy(images), 224).expand(-1, 3, -1, -1)

@@ -44,3 +44,22 @@ def test_classifier_scores_and_augmentation():
     assert res["with_generated"]["X"] >= res["real_only"]["X"]
     with pytest.raises(HeliogenError, match="outside the classes"):
         train_classifier(x[:2], ["A", "Q"], classes, epochs=1)
+
+
+def test_non_finite_inputs_or_diverged_training_are_errors_not_scores():
+    from heliogen.errors import HeliogenError
+    from heliogen.evaluate.classifier import predict, train_classifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 1, 8, 8)).astype(np.float32)
+    y = ["A", "B"] * 4
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(HeliogenError, match="NaN"):
+        train_classifier(bad, y, ["A", "B"], epochs=1)
+    model = train_classifier(x, y, ["A", "B"], epochs=1)
+    with pytest.raises(HeliogenError, match="NaN"):
+        predict(model, bad)
+    # a huge learning rate on huge inputs diverges: one clear error, not argmax of NaN
+    with pytest.raises(HeliogenError, match="lower --lr"):
+        train_classifier(x * 1e30, y, ["A", "B"], epochs=5, lr=1e30)

@@ -155,3 +155,13 @@ def test_fold_batch_norm_matches_batch_norm():
     ref = F.batch_norm(F.conv2d(x, w), mean, var, None, beta, False, 0.1, BN_EPS)
     wf, bf = fold_batch_norm(w, beta, mean, var)
     torch.testing.assert_close(F.conv2d(x, wf, bf), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_wrong_input_size_is_refused():
+    import torch
+
+    from heliogen.evaluate.inception_net import InceptionTF
+
+    net = InceptionTF()
+    with pytest.raises(ValueError, match="299"):
+        net(torch.zeros(1, 3, 320, 320))

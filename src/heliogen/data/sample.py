@@ -107,6 +107,9 @@ def window_pointing(smap, x0: int, y0: int, side_in: int, side_out: int) -> dict
     pc = np.asarray(smap.rotation_matrix, dtype=float)
     if abs(np.degrees(np.arctan2(pc[1, 0], pc[0, 0]))) > 1e-3:
         return dict(NO_POINTING)
+    sx, sy = (float(v.to_value("arcsec / pix")) for v in (smap.scale.axis1, smap.scale.axis2))
+    if not (sx > 0 and sy > 0 and abs(sx - sy) <= 1e-6 * sx):  # the stored grid has one positive pixel size
+        return dict(NO_POINTING)
     ref = smap.reference_pixel  # 0-based
     coord = smap.reference_coordinate
     scale = side_out / side_in

@@ -105,6 +105,8 @@ def _check(images, labels, classes):
         x = x[:, None]
     if x.ndim != 4 or len(x) == 0:
         raise HeliogenError(f"classifier images must be a non-empty (N, C, H, W) array, not shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise HeliogenError("classifier images contain NaN or infinite values")
     y = np.asarray([list(classes).index(c) if c in classes else -1 for c in labels])
     if len(y) != len(x):
         raise HeliogenError(f"{len(x)} images but {len(y)} labels")
@@ -125,10 +127,12 @@ def train_classifier(images, labels, classes, epochs: int = 20, batch_size: int 
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(xt[idx].to(device)), yt[idx].to(device))
+            if not torch.isfinite(loss):
+                raise HeliogenError(f"the classifier's training loss became {loss.item()} in epoch {epoch + 1}; lower --lr")
             loss.backward()
             opt.step()
     return model.eval()
@@ -142,10 +146,15 @@ def predict(model, images, batch_size: int = 64, device: str = "cpu") -> np.ndar
     x = x[:, None] if x.ndim == 3 else x
     if len(x) == 0:
         return np.zeros(0, dtype=np.int64)
+    if not np.isfinite(x).all():
+        raise HeliogenError("images to classify contain NaN or infinite values")
     out = []
     with torch.inference_mode():
         for i in range(0, len(x), batch_size):
-            out.append(model(torch.from_numpy(x[i : i + batch_size]).to(device)).argmax(1).cpu().numpy())
+            logits = model(torch.from_numpy(x[i : i + batch_size]).to(device))
+            if not torch.isfinite(logits).all():
+                raise HeliogenError("the classifier produced non-finite outputs (diverged training or extreme inputs)")
+            out.append(logits.argmax(1).cpu().numpy())
     return np.concatenate(out)
 
 

@@ -23,7 +23,8 @@ average pool ``pool2`` to the 2048-d pool3 features. Float32 features agree with
 TorchScript graph to ~2e-6 relative (max abs difference / max abs).
 
 Speed (CPU, 1 thread, batch 32 at 299 x 299, process time): ~2.6 s per batch against
-~4.1 s for the TorchScript file, ~1.55x. The gain is the channels-last layout (the same
+~4.1 s for the TorchScript file, ~1.55x for the network alone (benchmarks/bench_features.py
+measures the whole pipeline against the classic one: 1.46x). The gain is the channels-last layout (the same
 eager net fed NCHW activations runs no faster than the TorchScript file). Tried and not
 kept, as they gave nothing measurable: ``torch.jit.freeze`` of the scripted net (same
 time), ``torch.jit.optimize_for_inference`` (slower, ~3.5 s), oneDNN conv+ReLU fusion
@@ -208,6 +209,9 @@ class InceptionTF(nn.Module):
         self.eval()
 
     def forward(self, x):
+        if x.dim() != 4 or tuple(x.shape[1:]) != (3, 299, 299):
+            # any other size would leave pool2 wider than 1 x 1 and the reshape would fold it into the batch
+            raise ValueError(f"the TF-FID Inception takes (N, 3, 299, 299) input, not {tuple(x.shape)}")
         x = self.layers(x.contiguous(memory_format=torch.channels_last))
         return torch.reshape(x, (-1, 2048))
 

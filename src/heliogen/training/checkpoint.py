@@ -144,6 +144,9 @@ def load_state(checkpoint: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        legacy = _load_legacy_numpy_state(path)
+        if legacy is not None:
+            return legacy
         refused = next((line.strip().split(". Please")[0].removeprefix("WeightsUnpickler error: ")
                         for line in str(err).splitlines() if "Unsupported global" in line), "")
         if not refused:  # a damaged file, not a refused object
@@ -152,4 +155,37 @@ def load_state(checkpoint: Path) -> dict:
         raise HeliogenError(f"checkpoint state {path} holds objects other than tensors and plain values (written by an "
                             f"older heliogen, or not by heliogen); it is not unpickled, for safety ({refused})") from None
     except Exception as err:  # noqa: BLE001 - zip/IO errors come in many types
-        raise HeliogenError(f"checkpoint state {path} is corrupt ({type(err).__name__}: {err})") from None
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise HeliogenError(f"checkpoint state {path} is corrupt ({type(err).__name__}: {first})") from None
+
+
+# What heliogen < 0.2's state.pt pickled besides tensors: numpy's global RNG state (a tuple
+# holding a uint32 ndarray). These three globals rebuild plain arrays and nothing else.
+_LEGACY_NUMPY_GLOBALS = {"numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype"}
+
+
+def _load_legacy_numpy_state(path: Path):
+    """A state.pt from before the RNG states were stored as tensors, or None if it holds anything else."""
+    import importlib
+
+    try:
+        names = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - not a readable archive: the caller reports it
+        return None
+    if not names or not names <= _LEGACY_NUMPY_GLOBALS:
+        return None
+    objs = []
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        try:
+            objs.append(getattr(importlib.import_module(module), attr))
+        except (ImportError, AttributeError):
+            return None
+    import numpy as np
+
+    objs.append(type(np.dtype(np.uint32)))  # the key array's dtype class, rebuilt by numpy.dtype
+    try:
+        with torch.serialization.safe_globals(objs):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        return None

@@ -156,7 +156,8 @@ class Trainer:
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
                 "rng": _rng_state(),
-                "settings": asdict(self.settings),
+                # plain values only (a Path would make weights_only loading refuse the file)
+                "settings": json.loads(json.dumps(asdict(self.settings), default=str)),
             }
             path = save_checkpoint(self.run_dir, self.step, self._weights(), state, keep=self.settings.keep_checkpoints)
         acc.wait_for_everyone()
@@ -312,10 +313,16 @@ def _rng_state() -> dict:
 def _set_rng_state(rng: dict) -> None:
     torch.set_rng_state(rng["torch"])
     n = rng["numpy"]
-    np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": int(n["pos"])},
-                         "has_gauss": int(n["has_gauss"]), "gauss": float(n["gauss"])})
+    if isinstance(n, tuple):  # checkpoints from before the tensor form: numpy's own legacy tuple
+        np.random.set_state(n)
+    else:
+        np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": int(n["pos"])},
+                             "has_gauss": int(n["has_gauss"]), "gauss": float(n["gauss"])})
     p = rng["python"]
-    random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss_next"]))
+    if isinstance(p, tuple):
+        random.setstate(p)
+    else:
+        random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss_next"]))
 
 
 def _param_names(module) -> list[str]:
