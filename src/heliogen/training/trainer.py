@@ -156,6 +156,8 @@ class Trainer:
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
                 "rng": _rng_state(),
+                # fp16's loss scale, so a resumed run scales (and skips steps) as the uninterrupted one would
+                "scaler": acc.scaler.state_dict() if getattr(acc, "scaler", None) is not None else None,
                 # plain values only (a Path would make weights_only loading refuse the file)
                 "settings": json.loads(json.dumps(asdict(self.settings), default=str)),
             }
@@ -183,6 +185,8 @@ class Trainer:
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
         _set_rng_state(state["rng"])
+        if state.get("scaler") and getattr(self.accelerator, "scaler", None) is not None:
+            self.accelerator.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         log.info("resumed from %s at step %d", ckpt, self.step)
 
@@ -304,6 +308,7 @@ def _rng_state() -> dict:
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)), "pos": int(np_state["state"]["pos"]),
                   "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
         "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
@@ -312,6 +317,9 @@ def _rng_state() -> dict:
 
 def _set_rng_state(rng: dict) -> None:
     torch.set_rng_state(rng["torch"])
+    cuda = rng.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
     n = rng["numpy"]
     if isinstance(n, tuple):  # checkpoints from before the tensor form: numpy's own legacy tuple
         np.random.set_state(n)
