@@ -239,3 +239,27 @@ def test_weights_are_required(monkeypatch, tmp_path):
     except HeliogenError:  # here (no usable torchvision): asking for open_clip says why it cannot
         _one_line_error(lambda: ClipExtractor(arch="clip-rn50", weights="random", implementation="open_clip"),
                         "torchvision")
+
+
+def test_attention_pool_equals_full_multi_head_attention_read_at_the_mean_token():
+    """Independent route: torch's packed multi-head attention over all tokens (time-major, as
+    CLIP's reference code calls it), with the mean token's output taken afterwards."""
+    import torch
+    import torch.nn.functional as F
+
+    from heliogen.evaluate.clip_towers import AttentionPool2d
+
+    torch.manual_seed(0)
+    pool = AttentionPool2d(grid=3, channels=16, heads=4, output_dim=8).eval()
+    x = torch.randn(2, 16, 3, 3)
+    with torch.no_grad():
+        ours = pool(x)
+        t = x.flatten(2).permute(2, 0, 1)  # (S*S, N, C)
+        t = torch.cat([t.mean(dim=0, keepdim=True), t]) + pool.positional_embedding[:, None, :]
+        ref, _ = F.multi_head_attention_forward(
+            query=t, key=t, value=t, embed_dim_to_check=16, num_heads=4, in_proj_weight=None,
+            in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]), bias_k=None, bias_v=None,
+            add_zero_attn=False, dropout_p=0.0, out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
+            use_separate_proj_weight=True, q_proj_weight=pool.q_proj.weight, k_proj_weight=pool.k_proj.weight,
+            v_proj_weight=pool.v_proj.weight, training=False, need_weights=False)
+    torch.testing.assert_close(ours, ref[0], rtol=1e-5, atol=1e-6)
