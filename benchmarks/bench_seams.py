@@ -7,8 +7,9 @@ overlap, built with pixel blending (eq. 4), latent blending (sec. 3.4.2) and GA 
 
 Figures (:mod:`heliogen.mosaic.seams`): the seam ratio (squared gradient per unit variance,
 seams over interior; 1 is seamless), the raw gradient ratio, the band contrast and the mean
-eq. 5 distance of the placed tiles. Goal: latent blending and GA refinement each give a lower
-seam ratio than greedy pixel blending, for every seed. Reference: the thesis judges seams by
+eq. 5 distance of the placed tiles. Goal: latent blending and GA refinement each lower the seam
+ratio against greedy pixel blending: the mean paired difference over seeds more than two
+standard errors below zero (the seeds where each is lower are counted too). Reference: the thesis judges seams by
 eye (figures 15-16); there is no published number.
 
 Usage: python benchmarks/bench_seams.py [--steps N] [--seeds K] [--generations G]
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,7 +40,7 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--generations", type=int, default=5)
     ap.add_argument("--grid", default="10x10")
     args = ap.parse_args()
@@ -60,7 +63,7 @@ def main():
     overlap = 4
     ga = GASettings(population=50, generations=args.generations)  # normalised fitness (heliogen's default)
     ga_eq5 = GASettings(population=50, generations=args.generations, fitness="eq5")  # the thesis's plain eq. 5
-    rows, met = [], True
+    rows = []
     for seed in range(args.seeds):
         row = {"seed": seed, "grid": args.grid, "overlap": overlap}
         for name, kw in (("pixel", {}), ("latent", {"blend": "latent"}), ("ga", {"refine": "ga", "ga": ga}),
@@ -72,19 +75,25 @@ def main():
         row["latent_below_pixel"] = row["latent"]["ratio"] < row["pixel"]["ratio"]
         row["ga_below_pixel"] = row["ga"]["ratio"] < row["pixel"]["ratio"]
         row["ga_eq5_below_pixel"] = row["ga_eq5"]["ratio"] < row["pixel"]["ratio"]
-        met &= row["latent_below_pixel"] and row["ga_below_pixel"]
         rows.append(row)
         print({k: (v["ratio"] if isinstance(v, dict) else v) for k, v in row.items()}, flush=True)
-    mean = {name: sum(r[name]["ratio"] for r in rows) / len(rows) for name in ("pixel", "latent", "ga", "ga_eq5")}
+    names = ("pixel", "latent", "ga", "ga_eq5")
+    mean = {name: float(np.mean([r[name]["ratio"] for r in rows])) for name in names}
+    paired = {}
+    for name in names[1:]:
+        d = np.array([r[name]["ratio"] - r["pixel"]["ratio"] for r in rows])
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        paired[name] = {"mean_minus_pixel": float(d.mean()), "standard_error": se, "seeds_below_pixel": int((d < 0).sum()),
+                        "seeds": len(d)}
+    met = all(paired[n]["mean_minus_pixel"] + 2 * paired[n]["standard_error"] < 0 for n in ("latent", "ga"))
     write_result(
         "seams", rows,
         reference={"what": "greedy search with pixel (alpha) blending, eq. 4, on the same bank and seeds", "value": {"mean_pixel_ratio": mean["pixel"]},
                    "source": "measured side by side in this run; the thesis judges seams by eye (figures 15-16)"},
-        goal={"metric": "seam ratio (squared gradient per unit variance, seams / interior) of latent blending and of GA refinement "
-                        "below greedy pixel blending's, for every seed",
-              "target": {"latent_below_pixel": True, "ga_below_pixel": True},
-              "achieved": {"mean_ratio": mean, "latent_below_pixel_all": all(r["latent_below_pixel"] for r in rows),
-                           "ga_below_pixel_all": all(r["ga_below_pixel"] for r in rows)},
+        goal={"metric": "seam ratio (squared gradient per unit variance, seams / interior): latent blending and GA refinement each "
+                        "lower than greedy pixel blending, the mean paired difference over seeds more than 2 standard errors below 0",
+              "target": {"latent_minus_pixel": "< -2 SE", "ga_minus_pixel": "< -2 SE"},
+              "achieved": {"mean_ratio": mean, "paired": paired},
               "met": bool(met)},
         setup={"tile_gan": {"steps": args.steps, "width": 32, "taper_from": 16, "tile_size": 64}, "bank": 2000,
                "ga": {"population": ga.population, "generations": ga.generations, "fitness": [ga.fitness, ga_eq5.fitness]}},
