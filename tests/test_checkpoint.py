@@ -127,3 +127,15 @@ def test_legacy_rng_tuples_restore_the_generators():
     _set_rng_state(state)
     assert np.array_equal(np.random.random(3), expected[0]) and random.random() == expected[1]
     assert torch.equal(torch.rand(2), expected[2])
+
+
+def test_resuming_from_another_runs_checkpoint_sets_every_local_checkpoint_aside(tmp_path):
+    other, run = tmp_path / "other", tmp_path / "run"
+    _train(other, steps=4)  # checkpoints at 2, 4 of another history
+    _train(run, steps=2, lr=5e-2)  # this directory's own step 2
+    result = _train(run, steps=5, checkpoint_every=5, resume=str(other / "checkpoints" / "step-0000004"))
+    assert result["step"] == 5
+    # the local step 2 belongs to neither history now continued: set aside, not kept beside step 5
+    assert _steps(run) == ["step-0000005"]
+    aside = sorted(p.name for p in (run / "checkpoints" / ABANDONED).rglob("step-*"))
+    assert aside == ["step-0000002"]

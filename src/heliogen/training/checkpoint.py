@@ -89,17 +89,19 @@ def _complete(root: Path):
             yield int(m.group(1)), d
 
 
-def set_aside_later_checkpoints(run_dir, step: int) -> list[Path]:
+def set_aside_later_checkpoints(run_dir, step: int, foreign: bool = False) -> list[Path]:
     """Move the checkpoints of ``run_dir`` past ``step`` to ``checkpoints/abandoned/``.
 
     Called when training continues from ``step`` (an older checkpoint, or 0 for a fresh
     start): later checkpoints belong to the abandoned history and would otherwise be taken for
-    the newest by resume ``auto`` and by sampling, and upset pruning. They are moved, not
-    deleted, with a warning naming the folder. Returns their new paths.
+    the newest by resume ``auto`` and by sampling, and upset pruning. ``foreign``: training
+    continues from a checkpoint outside this run's own list (another run, or one already set
+    aside), so every checkpoint here belongs to another history and all are moved. They are
+    moved, not deleted, with a warning naming the folder. Returns their new paths.
     """
     root = Path(run_dir) / "checkpoints"
     later = sorted((int(m.group(1)), d) for d in (root.iterdir() if root.is_dir() else [])
-                   if (m := STEP_DIR.match(d.name)) and d.is_dir() and int(m.group(1)) > step)
+                   if (m := STEP_DIR.match(d.name)) and d.is_dir() and (foreign or int(m.group(1)) > step))
     if not later:
         return []
     (root / ABANDONED).mkdir(exist_ok=True)
@@ -111,8 +113,8 @@ def set_aside_later_checkpoints(run_dir, step: int) -> list[Path]:
         os.replace(d, dest / d.name)
         moved.append(dest / d.name)
     _fsync_dir(root)
-    log.warning("training continues from step %d: moved %d later checkpoint(s) of the abandoned history (%s) to %s",
-                step, len(moved), ", ".join(p.name for p in moved), dest)
+    log.warning("training continues from step %d%s: moved %d checkpoint(s) of another history (%s) to %s",
+                step, " of a checkpoint from elsewhere" if foreign else "", len(moved), ", ".join(p.name for p in moved), dest)
     return moved
 
 

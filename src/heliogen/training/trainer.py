@@ -185,6 +185,7 @@ class Trainer:
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
         _set_rng_state(state["rng"])
+        self._resumed_from = ckpt
         if state.get("scaler") and getattr(self.accelerator, "scaler", None) is not None:
             self.accelerator.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
@@ -206,7 +207,9 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             # one history per run directory: checkpoints past the step training continues
             # from (resumed from an older one, or started afresh) are moved aside
-            set_aside_later_checkpoints(self.run_dir, self.step)
+            src = getattr(self, "_resumed_from", None)
+            foreign = src is not None and Path(src).resolve().parent != (self.run_dir / "checkpoints").resolve()
+            set_aside_later_checkpoints(self.run_dir, self.step, foreign=foreign)
         acc.wait_for_everyone()
         previous = {}
         if threading.current_thread() is threading.main_thread():
