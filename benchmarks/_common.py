@@ -41,3 +41,16 @@ def write_result(name: str, results: list, reference: dict, goal: dict, **extra)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc, indent=2))
     return path
+
+
+def granulation_store(work: Path, patches: int, tile: int) -> Path:
+    """A synthetic granulation store of ``tile`` px tiles under ``work`` (built once, then reused)."""
+    from heliogen.data import build_store
+    from heliogen.data.synth import write_synth
+
+    work.mkdir(parents=True, exist_ok=True)
+    store = work / f"gran{tile}.zarr"
+    if not store.exists():
+        write_synth("granulation", patches, 256, 0, work / "synth")
+        build_store(work / "synth", store, "granulation", tile, progress=False)
+    return store

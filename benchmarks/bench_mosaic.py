@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import WORK, write_result  # noqa: E402
+from _common import WORK, granulation_store, write_result  # noqa: E402
 
 THESIS = {"10x10": 6.50, "50x50": 28 * 60 + 28.58}
 CHILD = r"""
@@ -50,19 +50,13 @@ def main():
     import torch
 
     torch.set_num_threads(1)
-    from heliogen.data import build_store
-    from heliogen.data.synth import write_synth
     from heliogen.mosaic import bank_from_run, gaussian_kernel, greedy_reference, open_bank
     from heliogen.mosaic.build import GreedyMatcher
     from heliogen.tiles import TileGANSettings, train_tilegan
     from heliogen.training.trainer import TrainSettings
 
     work = WORK / "mosaic"
-    work.mkdir(parents=True, exist_ok=True)
-    store = work / "gran128.zarr"
-    if not store.exists():
-        write_synth("granulation", 2, 256, 0, work / "synth")
-        build_store(work / "synth", store, "granulation", 128, progress=False)
+    store = granulation_store(work, patches=2, tile=128)
     run = work / "tilegan"
     train_tilegan(store, run, TrainSettings(steps=4, batch=8, lr=1e-3, grad_clip=0.0, checkpoint_every=4, sample_every=0, progress=False),
                   TileGANSettings(width=32, taper_from=16, heatmap_n=8))

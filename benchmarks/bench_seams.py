@@ -24,15 +24,13 @@ import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import WORK, write_result  # noqa: E402
+from _common import WORK, granulation_store, write_result  # noqa: E402
 
 
 def main():
     import torch
 
     torch.set_num_threads(1)
-    from heliogen.data import build_store
-    from heliogen.data.synth import write_synth
     from heliogen.mosaic import bank_from_run, build_mosaic, open_bank
     from heliogen.mosaic.refine import GASettings
     from heliogen.tiles import TileGANSettings, train_tilegan
@@ -46,11 +44,7 @@ def main():
     args = ap.parse_args()
 
     work = WORK / "seams"
-    work.mkdir(parents=True, exist_ok=True)
-    store = work / "gran64.zarr"
-    if not store.exists():
-        write_synth("granulation", 8, 256, 0, work / "synth")
-        build_store(work / "synth", store, "granulation", 64, progress=False)
+    store = granulation_store(work, patches=8, tile=64)
     run = work / f"tilegan-{args.steps}"
     settings = TrainSettings(steps=args.steps, batch=8, lr=1e-3, grad_clip=0.0, ema=0.999, checkpoint_every=args.steps,
                              sample_every=args.steps, log_every=max(1, args.steps // 10), progress=False, seed=0)
