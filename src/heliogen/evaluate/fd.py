@@ -75,13 +75,9 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 
 
 def _eigvalsh(m: np.ndarray) -> np.ndarray:
-    """Eigenvalues of a symmetric float64 matrix (MKL through torch; scipy where torch is absent)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency; kept for numpy-only use
-        import scipy.linalg
+    """Eigenvalues of a symmetric float64 matrix (MKL's LAPACK through torch)."""
+    import torch
 
-        return scipy.linalg.eigvalsh(m, check_finite=False, driver="evd")
     return torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(m, dtype=np.float64))).numpy()
 
 

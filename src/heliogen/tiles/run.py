@@ -109,28 +109,28 @@ def _weights(run: Path, name: str, checkpoint=None) -> dict:
     return load_weights(ckpt, f"{name}_ema" if ema.is_file() else name)
 
 
-def load_tile_generator(run, checkpoint=None):
-    """The EMA generator of a tile GAN run, in eval mode (CPU)."""
+def _load_tile_model(run, kind: str, checkpoint=None):
+    """The EMA model of a ``kind`` run (tilegan: generator, tilevae: VAE), in eval mode (CPU)."""
     from ..models.tilegan import TileGenerator
+    from ..models.tilevae import TileVAE
 
     run, cfg, _ = read_run(run)
-    if cfg["kind"] != "tilegan":
-        raise HeliogenError(f"{run} is a {cfg['kind']} run; a generator needs a tilegan run")
-    g = TileGenerator(**cfg["generator"])
-    g.load_state_dict(_weights(run, "G", checkpoint))
-    return g.eval()
+    if cfg["kind"] != kind:
+        raise HeliogenError(f"{run} is a {cfg['kind']} run, not a {kind} run")
+    cls, config_key, weights = {"tilegan": (TileGenerator, "generator", "G"), "tilevae": (TileVAE, "vae", "vae")}[kind]
+    model = cls(**cfg[config_key])
+    model.load_state_dict(_weights(run, weights, checkpoint))
+    return model.eval()
+
+
+def load_tile_generator(run, checkpoint=None):
+    """The EMA generator of a tile GAN run, in eval mode (CPU)."""
+    return _load_tile_model(run, "tilegan", checkpoint)
 
 
 def load_tile_vae(run, checkpoint=None):
     """The EMA VAE of a tile VAE run, in eval mode (CPU)."""
-    from ..models.tilevae import TileVAE
-
-    run, cfg, _ = read_run(run)
-    if cfg["kind"] != "tilevae":
-        raise HeliogenError(f"{run} is a {cfg['kind']} run, not a tilevae run")
-    v = TileVAE(**cfg["vae"])
-    v.load_state_dict(_weights(run, "vae", checkpoint))
-    return v.eval()
+    return _load_tile_model(run, "tilevae", checkpoint)
 
 
 @torch.no_grad()

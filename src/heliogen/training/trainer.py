@@ -134,6 +134,7 @@ class Trainer:
 
         self.ema = {name: EMAModel(self.raw_modules[name].parameters(), decay=settings.ema) for name in ema_modules}
         self.step = 0
+        self._resumed_from: Path | None = None  # the checkpoint training continues from, if any
         self._stop = threading.Event()
 
     # -- checkpoints ------------------------------------------------------------------
@@ -207,8 +208,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             # one history per run directory: checkpoints past the step training continues
             # from (resumed from an older one, or started afresh) are moved aside
-            src = getattr(self, "_resumed_from", None)
-            foreign = src is not None and Path(src).resolve().parent != (self.run_dir / "checkpoints").resolve()
+            src = self._resumed_from
+            foreign = src is not None and src.resolve().parent != (self.run_dir / "checkpoints").resolve()
             set_aside_later_checkpoints(self.run_dir, self.step, foreign=foreign)
         acc.wait_for_everyone()
         previous = {}
