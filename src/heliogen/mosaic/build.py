@@ -279,6 +279,39 @@ def _latent_blocks(matched, generator, layer: int, overlap: int, halo: int = 2, 
         yield rows.pop(0), emit(c0 + canvas.shape[1], True)
 
 
+def _check_methods(blend: str, refine: str | None) -> str | None:
+    """Validate the blending and refinement choices; returns ``refine`` with 'none' as None."""
+    if blend not in ("pixel", "latent"):
+        raise HeliogenError(f"--blend {blend!r}: choose pixel or latent")
+    if refine not in (None, "none", "ga"):
+        raise HeliogenError(f"--refine {refine!r}: choose ga")
+    return None if refine == "none" else refine
+
+
+def _latent_tools(bank, blend: str, refine: str | None, overlap: int, layer: int | None):
+    """(generator, z, layer) for latent blending or GA refinement, or Nones for plain pixel blending."""
+    if blend != "latent" and refine != "ga":
+        return None, None, layer
+    generator = bank.generator("latent blending" if blend == "latent" else "GA refinement")
+    z = bank.latents()
+    if blend == "latent":
+        layer = default_layer(generator, overlap) if layer is None else int(layer)
+        if not 0 <= layer < generator.n_layers:
+            raise HeliogenError(f"--layer {layer}: the generator has layers 0..{generator.n_layers - 1}")
+        latent_overlap(generator, layer, overlap)
+    return generator, z, layer
+
+
+def _mosaic_cards(bank, grid, size, overlap, blend, refine, seed, reuse, physical: bool) -> dict:
+    """FITS cards that record how a mosaic was made, after heliogen's provenance cards."""
+    from ..data.fitsio import provenance_cards
+
+    cards = {"GRIDROWS": grid[0], "GRIDCOLS": grid[1], "TILESIZE": size, "OVERLAP": overlap, "BLEND": blend,
+             "REFINE": refine or "none", "SEED": seed, "REUSE": reuse, "TILESTEP": size - overlap,
+             "BANK": str(Path(bank.path).name)[:60], "BUNIT": "I/<I>" if physical else "model [-1,1]"}
+    return {**provenance_cards(model="tile GAN mosaic"), **cards}
+
+
 def build_mosaic(bank, grid, overlap: int, out, preview=None, blend: str = "pixel", refine: str | None = None, seed: int = 0,
                  reuse: bool = False, layer: int | None = None, ga: GASettings | None = None, physical: bool = True,
                  progress: bool = True, tiles: np.ndarray | None = None, preview_side: int = 2048) -> dict:
@@ -318,25 +351,12 @@ def build_mosaic(bank, grid, overlap: int, out, preview=None, blend: str = "pixe
     gy, gx = parse_grid(grid)
     size = bank.size
     check_geometry((gy, gx), size, overlap)
-    if blend not in ("pixel", "latent"):
-        raise HeliogenError(f"--blend {blend!r}: choose pixel or latent")
-    if refine not in (None, "none", "ga"):
-        raise HeliogenError(f"--refine {refine!r}: choose ga")
-    refine = None if refine == "none" else refine
+    refine = _check_methods(blend, refine)
     output_format(out)
     check_writable(out)
     if preview:
         check_writable(preview)
-    generator = z = None
-    if blend == "latent" or refine == "ga":
-        what = "latent blending" if blend == "latent" else "GA refinement"
-        generator = bank.generator(what)
-        z = bank.latents()
-    if blend == "latent":
-        layer = default_layer(generator, overlap) if layer is None else int(layer)
-        if not 0 <= layer < generator.n_layers:
-            raise HeliogenError(f"--layer {layer}: the generator has layers 0..{generator.n_layers - 1}")
-        latent_overlap(generator, layer, overlap)
+    generator, z, layer = _latent_tools(bank, blend, refine, overlap, layer)
     tiles = bank.tiles() if tiles is None else tiles
     ga = (ga or GASettings()) if refine == "ga" else None
     if ga is not None and ga.fitness not in ("eq5", "normalised"):
@@ -359,12 +379,7 @@ def build_mosaic(bank, grid, overlap: int, out, preview=None, blend: str = "pixe
                 prev_acc.update(block)
             yield block if norm is None else norm.physical(block.astype(np.float64)).astype(np.float32)
 
-    cards = {"GRIDROWS": gy, "GRIDCOLS": gx, "TILESIZE": size, "OVERLAP": overlap, "BLEND": blend, "REFINE": refine or "none",
-             "SEED": seed, "REUSE": reuse, "TILESTEP": size - overlap, "BANK": str(Path(bank.path).name)[:60],
-             "BUNIT": "I/<I>" if norm is not None else "model [-1,1]"}
-    from ..data.fitsio import provenance_cards
-
-    cards = {**provenance_cards(model="tile GAN mosaic"), **cards}
+    cards = _mosaic_cards(bank, (gy, gx), size, overlap, blend, refine, seed, reuse, physical=norm is not None)
     write_stream(out, height, width, blocks(), cards)
     preview_path = prev_acc.save(preview) if prev_acc is not None else None
     d = np.array(dists[1:]) if len(dists) > 1 else np.zeros(1)

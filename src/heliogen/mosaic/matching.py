@@ -28,7 +28,7 @@ __all__ = ["gaussian_kernel", "alpha_weights", "strip_distance", "StripIndex", "
 
 
 def mosaic_side(grid: int, size: int, overlap: int) -> int:
-    """Pixels per side of a ``grid``-tile mosaic: grid * (size - overlap) + overlap (issue 5)."""
+    """Pixels per side of a ``grid``-tile mosaic: grid * (size - overlap) + overlap."""
     return grid * (size - overlap) + overlap
 
 

@@ -170,11 +170,7 @@ def synth_euv(seed, size=256, wavelength=193, date_obs=None, activity=None, flar
     cdelt_r = cdelt / obs.rsun_obs
     act = sun.activity(t) if activity is None else float(np.clip(activity, 0.0, 1.0))
 
-    # Quiet corona: disk floor plus the optically thin shell, brighter when active.
-    shell = shell_profile(d["r"], height)
-    rate = quiet * (0.7 + 0.6 * act) * np.where(d["on"], 0.55 + 0.45 * shell, 0.45 * shell)
-    texture = 0.75 + 0.4 * np.abs(network_field(seed, t, d["lat"], d["lon"])) / 30.0
-    rate *= np.clip(texture, 0.3, 3.0) * (1.0 - 0.85 * hole_mask(seed, t, d["lat"], d["lon"]))
+    rate = _quiet_corona(seed, t, d, act, quiet, height)
 
     regions = [s for s in sun.regions(t, activity=activity)
                if project(sphere_vectors(s.lat, s.lon), obs.b0)[2] > -0.5]
@@ -188,18 +184,7 @@ def synth_euv(seed, size=256, wavelength=193, date_obs=None, activity=None, flar
         _deposit_loops(loops_img, _region_loops(seed, s, n_loops), obs, x[0], y[0], cdelt,
                        loop * strength ** 0.5)
 
-    by_noaa = {s.region.noaa: s for s in regions}
-    for noaa, flux in _flaring(sun, t, regions, flare_flux).items():
-        if noaa not in by_noaa or flux <= 0:
-            continue
-        # Kernel brightness grows with the logarithm of the GOES flux (B3 -> ~0).
-        decades = max(0.0, np.log10(flux) + 7.5)
-        if decades == 0.0:
-            continue
-        s = by_noaa[noaa]
-        _gaussian_blob(rate, d, sphere_vectors(s.lat, s.lon) * 1.01,
-                       _KERNEL_SIGMA / obs.rsun_obs, kernel * decades, cdelt_r)
-        _deposit_loops(loops_img, _flare_loops(s), obs, x[0], y[0], cdelt, 0.5 * kernel * decades)
+    _add_flares(rate, loops_img, _flaring(sun, t, regions, flare_flux), regions, d, obs, x[0], y[0], cdelt, kernel)
 
     rate += ndimage.gaussian_filter(loops_img, 0.7)
     rng = np.random.default_rng([seed, STREAMS["noise"], int(t), size, wavelength])
@@ -214,3 +199,30 @@ def synth_euv(seed, size=256, wavelength=193, date_obs=None, activity=None, flar
     h["LVL_NUM"] = 1.0
     h["HGACTIV"] = (float(act), "synthetic activity level 0..1")
     return sunpy.map.Map(dn, h)
+
+
+def _quiet_corona(seed, t, d, act, quiet, height):
+    """Quiet corona rate: disk floor plus the optically thin shell, brighter when active,
+    textured by the network and dimmed in coronal holes."""
+    shell = shell_profile(d["r"], height)
+    rate = quiet * (0.7 + 0.6 * act) * np.where(d["on"], 0.55 + 0.45 * shell, 0.45 * shell)
+    texture = 0.75 + 0.4 * np.abs(network_field(seed, t, d["lat"], d["lon"])) / 30.0
+    rate *= np.clip(texture, 0.3, 3.0) * (1.0 - 0.85 * hole_mask(seed, t, d["lat"], d["lon"]))
+    return rate
+
+
+def _add_flares(rate, loops_img, flaring, regions, d, obs, x0, y0, cdelt, kernel):
+    """Add each flaring region's kernel and post-flare loops to ``rate`` and ``loops_img`` in place."""
+    by_noaa = {s.region.noaa: s for s in regions}
+    cdelt_r = cdelt / obs.rsun_obs
+    for noaa, flux in flaring.items():
+        if noaa not in by_noaa or flux <= 0:
+            continue
+        # Kernel brightness grows with the logarithm of the GOES flux (B3 -> ~0).
+        decades = max(0.0, np.log10(flux) + 7.5)
+        if decades == 0.0:
+            continue
+        s = by_noaa[noaa]
+        _gaussian_blob(rate, d, sphere_vectors(s.lat, s.lon) * 1.01,
+                       _KERNEL_SIGMA / obs.rsun_obs, kernel * decades, cdelt_r)
+        _deposit_loops(loops_img, _flare_loops(s), obs, x0, y0, cdelt, 0.5 * kernel * decades)
