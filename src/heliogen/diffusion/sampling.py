@@ -1,10 +1,11 @@
-"""Sampling loops over diffusers schedulers, reproducible per image.
+"""Image sampling from a heliogen network, reproducible per image, on the denoiser loop.
 
 Each image k has its own seed and its own ``torch.Generator`` for the initial noise and
 every noise draw of ancestral steps (EDM's per-image seeding), and the network is always
 evaluated on micro-batches of ``eval_batch`` images, padded at the end: on CPU a result
 depends on the batch shape, not on the other rows, so image k comes out identical down to
-the bit whatever ``batch`` is (tested).
+the bit whatever ``batch`` is (tested). The loop itself (:func:`heliogen.diffusion.loop.sample_loop`)
+never clamps; pixel-space clamping and x0 clipping are chosen here.
 """
 
 from __future__ import annotations
@@ -15,39 +16,35 @@ from tqdm.auto import tqdm
 
 from ..errors import HeliogenError
 from ..progress import bars_off
-from .guidance import guide
+from .denoisers import NetworkDenoiser
+from .guidance import ClassifierFreeGuidance
+from .loop import sample_loop
 from .schedule import make_scheduler
+from .seeding import image_generators, initial_noise
 
-__all__ = ["sample_images", "ConditionBatch"]
+__all__ = ["sample_images", "network_denoiser", "ConditionBatch"]
 
 
 class ConditionBatch(dict):
     """Per-image condition tensors: ``class_index`` (long) and/or ``log10_flux`` (float)."""
 
 
-def _eval(model, x, t, cond: dict | None, drop: torch.Tensor | None, eval_batch: int) -> torch.Tensor:
-    """Model output on fixed-size micro-batches (padded), so numerics never depend on batch."""
-    n = x.shape[0]
-    outs = []
-    for i in range(0, n, eval_batch):
-        j = min(i + eval_batch, n)
-        pad = eval_batch - (j - i)
+def network_denoiser(model, condition: dict | None = None, guidance: float | None = None, eval_batch: int = 8):
+    """The denoiser for ``model``: conditional, guided (``eps_u + w (eps_c - eps_u)``) or plain.
 
-        def take(v):
-            v = v[i:j]
-            return torch.cat([v, v[:1].expand(pad, *v.shape[1:])]) if pad else v
-
-        kwargs = {k: take(v) for k, v in (cond or {}).items()}
-        if drop is not None:
-            kwargs["drop"] = take(drop)
-        out = model(take(x), take(t), **kwargs)
-        outs.append(out[: j - i])
-    return torch.cat(outs)
+    With ``guidance`` and a condition, classifier-free guidance over the conditional and the
+    null-condition branches; a conditional model given no condition runs on its null condition.
+    """
+    if condition and guidance is not None:
+        return ClassifierFreeGuidance(NetworkDenoiser(model, condition, eval_batch=eval_batch),
+                                      NetworkDenoiser(model, condition, null=True, eval_batch=eval_batch), guidance)
+    return NetworkDenoiser(model, condition, eval_batch=eval_batch)
 
 
 @torch.no_grad()
 def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds, shape, cond: dict | None = None,
-                  guidance: float | None = None, batch: int = 16, eval_batch: int = 8, device="cpu", progress: bool = True) -> np.ndarray:
+                  guidance: float | None = None, batch: int = 16, eval_batch: int = 8, device="cpu", progress: bool = True,
+                  clamp: tuple[float, float] | None = (-1.0, 1.0), clip_x0: bool | None = None) -> np.ndarray:
     """Generate one image per seed.
 
     Parameters
@@ -55,7 +52,7 @@ def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds
     model : SolarDiffusionModel (eval mode)
     scheduler_config : dict
         The run's scheduler config (:func:`heliogen.diffusion.schedule.scheduler_config`).
-    sampler : {"ddpm", "ddim", "dpmpp"}
+    sampler : {"ddpm", "ddpm-large", "ddim", "dpmpp"}
     steps : int
         Sampling steps (model evaluations per image, twice that with guidance).
     seeds : sequence of int
@@ -66,10 +63,16 @@ def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds
     guidance : float, optional
         Classifier-free guidance scale ``w`` (``eps_u + w (eps_c - eps_u)``); None means
         the plain conditional model. Needs a conditional model.
+    clamp : (low, high) or None
+        Clamp of the final sample; the default is the model's pixel range [-1, 1]. None for
+        latents or any space without a fixed range.
+    clip_x0 : bool, optional
+        Clip each step's predicted x0 to the config's ``clip_sample_range`` (ADM's
+        ``clip_denoised``); None keeps the config's ``clip_sample``.
 
     Returns
     -------
-    ndarray (N, C, S, S), float32, in the model's [-1, 1] space.
+    ndarray (N, C, S, S), float32, in the model's [-1, 1] space (unless ``clamp`` says otherwise).
     """
     seeds = [int(s) for s in seeds]
     if steps < 1:
@@ -78,49 +81,23 @@ def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds
         raise HeliogenError("guidance needs a conditional model; this one is unconditional")
     if cond and not getattr(model, "conditioned", False):
         raise HeliogenError("this model is unconditional: it takes no class or flux")
+    if clip_x0 is not None:
+        scheduler_config = {**scheduler_config, "clip_sample": bool(clip_x0)}
     device = torch.device(device)
     out = np.empty((len(seeds), *shape), dtype=np.float32)
     bar = tqdm(total=len(seeds) * steps, desc=f"sample {sampler}-{steps}", unit="step", disable=bars_off(progress))
     for start in range(0, len(seeds), batch):
         chunk = seeds[start : start + batch]
-        gens = [torch.Generator().manual_seed(s) for s in chunk]
-        scheduler = make_scheduler(sampler, scheduler_config)
-        scheduler.set_timesteps(steps)
-        x = torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device) * scheduler.init_noise_sigma
-        c = {k: v[start : start + len(chunk)].to(device) for k, v in (cond or {}).items()}
-        for t in scheduler.timesteps:
-            tt = torch.full((len(chunk),), int(t), device=device, dtype=torch.long)
-            xin = scheduler.scale_model_input(x, t)
-            if c and guidance is not None:
-                eps_c = _eval(model, xin, tt, c, torch.zeros(len(chunk), dtype=torch.bool, device=device), eval_batch)
-                eps_u = _eval(model, xin, tt, c, torch.ones(len(chunk), dtype=torch.bool, device=device), eval_batch)
-                eps = guide(eps_u, eps_c, guidance)
-            elif getattr(model, "conditioned", False) and not c:
-                # no condition given: the null condition, i.e. the unconditional model
-                dummy = {k: torch.zeros(len(chunk), dtype=torch.long if k == "class_index" else torch.float32, device=device)
-                         for k in _cond_keys(model)}
-                eps = _eval(model, xin, tt, dummy, torch.ones(len(chunk), dtype=torch.bool, device=device), eval_batch)
-            else:
-                eps = _eval(model, xin, tt, c or None, None, eval_batch)
-            x = _step(scheduler, eps, t, x, gens)
-            bar.update(len(chunk))
-        out[start : start + len(chunk)] = x.clamp(-1, 1).cpu().numpy()
+        generators = image_generators(chunk)
+        condition = {k: v[start : start + len(chunk)].to(device) for k, v in (cond or {}).items()}
+        denoiser = network_denoiser(model, condition, guidance, eval_batch)
+        # a fresh scheduler per chunk: multistep solvers keep state between steps
+        x = sample_loop(denoiser, make_scheduler(sampler, scheduler_config), steps, initial_noise(generators, shape, device),
+                        generators, on_step=lambda _: bar.update(len(chunk)))
+        if clamp is not None:
+            x = x.clamp(*clamp)
+        out[start : start + len(chunk)] = x.cpu().numpy()
     bar.close()
     if not np.isfinite(out).all():
         raise HeliogenError("sampling produced non-finite values; the checkpoint may be broken")
     return out
-
-
-def _cond_keys(model) -> list[str]:
-    enc = model.encoder
-    return (["class_index"] if enc.uses_class else []) + (["log10_flux"] if enc.uses_flux else [])
-
-
-def _step(scheduler, eps, t, x, gens):
-    """One scheduler step; ancestral noise comes from each image's own generator."""
-    from diffusers import DDPMScheduler
-
-    if isinstance(scheduler, DDPMScheduler):
-        # diffusers draws one tensor per generator in a list, row by row
-        return scheduler.step(eps, t, x, generator=gens).prev_sample
-    return scheduler.step(eps, t, x).prev_sample

@@ -15,7 +15,7 @@ __all__ = ["scheduler_config", "make_scheduler", "SAMPLERS", "SCHEDULES", "PREDI
 
 SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("epsilon", "v_prediction")
-SAMPLERS = ("ddpm", "ddim", "dpmpp")
+SAMPLERS = ("ddpm", "ddpm-large", "ddim", "dpmpp")
 
 
 def scheduler_config(timesteps: int = 1000, schedule: str = "linear", prediction: str = "epsilon") -> dict:
@@ -44,15 +44,19 @@ def scheduler_config(timesteps: int = 1000, schedule: str = "linear", prediction
 
 
 def make_scheduler(kind: str, config: dict):
-    """A fresh diffusers scheduler of ``kind`` ("train", "ddpm", "ddim", "dpmpp") from ``config``.
+    """A fresh diffusers scheduler of ``kind`` ("train", "ddpm", "ddpm-large", "ddim", "dpmpp") from ``config``.
 
     ``dpmpp`` is DPM-Solver++(2M) (Lu et al. 2022) on Karras noise levels, ``ddim`` is deterministic DDIM (eta=0),
-    ``ddpm`` is ancestral sampling with ADM's fixed small variance.
+    ``ddpm`` is ancestral sampling with ADM's fixed small variance, the posterior's
+    ``beta~_t = (1 - alphabar_{t-1}) / (1 - alphabar_t) beta_t`` (Ho et al. 2020, eq. 7), and ``ddpm-large`` with
+    ``sigma_t^2 = beta_t`` (sec. 3.2: exact for unit-variance data, where ``beta~_t`` is exact for a point).
+    x0 clipping follows the config's ``clip_sample`` for every sampler.
     """
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
-    if kind in ("train", "ddpm"):
-        return DDPMScheduler.from_config(config, variance_type="fixed_small")
+    if kind in ("train", "ddpm", "ddpm-large"):
+        variance = "fixed_large" if kind == "ddpm-large" else "fixed_small"
+        return DDPMScheduler.from_config(config, variance_type=variance)
     if kind == "ddim":
         return DDIMScheduler.from_config(config, set_alpha_to_one=False)
     if kind == "dpmpp":
