@@ -63,7 +63,7 @@ def classic_features(net, images: np.ndarray, batch_size: int) -> np.ndarray:
 
 def bench_inception(n: int, size: int, batch_size: int = 32, repeats: int = 3) -> dict:
     from heliogen.evaluate.features import get_extractor
-    from heliogen.evaluate.inception import load_torchscript_inception
+    from heliogen.models.backbones.inception_tf import load_torchscript_inception
 
     images = solar_like_images(n, size)
     ext = get_extractor("inception")
@@ -78,7 +78,7 @@ def bench_inception(n: int, size: int, batch_size: int = 32, repeats: int = 3) -
         t0 = time.perf_counter()
         f_classic = classic_features(ts, images, batch_size)
         t_classic.append(time.perf_counter() - t0)
-    from heliogen.evaluate.fd import fd_from_features
+    from heliogen.evaluate.metrics.fd import fd_from_features
 
     rel = np.linalg.norm(f_ours - f_classic, axis=1) / np.linalg.norm(f_classic, axis=1)
     return {"images": n, "size": size, "batch_size": batch_size,
@@ -94,7 +94,7 @@ def bench_inception(n: int, size: int, batch_size: int = 32, repeats: int = 3) -
 def bench_fd(n: int = 4096, d: int = 2048, repeats: int = 3, ref_repeats: int = 2) -> dict:
     import scipy.linalg
 
-    from heliogen.evaluate.fd import frechet_distance, gaussian_stats
+    from heliogen.evaluate.metrics.fd import frechet_distance, gaussian_stats
 
     rng = np.random.default_rng(0)
     mix = rng.normal(size=(d, d)) / np.sqrt(d)

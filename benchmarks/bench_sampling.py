@@ -78,7 +78,7 @@ def main():
     from heliogen.data.store import open_store
     from heliogen.diffusion.run import load_run, to_model_space
     from heliogen.diffusion.sampling import sample_images
-    from heliogen.evaluate.fd import fd_from_features
+    from heliogen.evaluate.metrics.fd import fd_from_features
 
     work, run_dir = prepare(args.train_steps)
     run = load_run(run_dir)

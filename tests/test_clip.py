@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from heliogen.errors import HeliogenError
-from heliogen.evaluate.clip import _MEAN, _STD, ClipExtractor, import_open_clip
-from heliogen.evaluate.clip_towers import PARAM_COUNTS, TOWERS, build_visual, load_clip_visual, random_visual
 from heliogen.evaluate.features import get_extractor, resize_batch
+from heliogen.evaluate.features.clip import _MEAN, _STD, ClipExtractor, import_open_clip
+from heliogen.models.backbones.clip import PARAM_COUNTS, TOWERS, build_visual, load_clip_visual, random_visual
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),  # the shared 2-core machine: see conftest
@@ -247,7 +247,7 @@ def test_attention_pool_equals_full_multi_head_attention_read_at_the_mean_token(
     import torch
     import torch.nn.functional as F
 
-    from heliogen.evaluate.clip_towers import AttentionPool2d
+    from heliogen.models.backbones.clip import AttentionPool2d
 
     torch.manual_seed(0)
     pool = AttentionPool2d(grid=3, channels=16, heads=4, output_dim=8).eval()

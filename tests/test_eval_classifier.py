@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heliogen.errors import HeliogenError
-from heliogen.evaluate.classifier import augmentation_experiment, generated_class_scores, per_class_scores, train_classifier
+from heliogen.evaluate.metrics.classifier import augmentation_experiment, generated_class_scores, per_class_scores, train_classifier
 
 
 def _images(rng, cls, n):
@@ -48,7 +48,7 @@ def test_classifier_scores_and_augmentation():
 
 def test_non_finite_inputs_or_diverged_training_are_errors_not_scores():
     from heliogen.errors import HeliogenError
-    from heliogen.evaluate.classifier import predict, train_classifier
+    from heliogen.evaluate.metrics.classifier import predict, train_classifier
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, 1, 8, 8)).astype(np.float32)

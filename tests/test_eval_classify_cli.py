@@ -86,7 +86,7 @@ def test_classify_cli_json_table_and_consistency(data, tmp_path, capsys):
 
     from heliogen.data.splits import split_by_time
     from heliogen.data.store import open_store
-    from heliogen.evaluate.classifier import evaluate_classifier
+    from heliogen.evaluate.commands.classify import evaluate_classifier
 
     out = tmp_path / "cls.json"
     code, stdout, err = run(["-q", "evaluate", "classify", "--real", str(data["real"]), "--fake", str(data["fake"]),
@@ -137,7 +137,7 @@ def test_classify_cli_json_table_and_consistency(data, tmp_path, capsys):
     api = evaluate_classifier(data["real"], data["fake"], classes="A,M,X", augment="X", epochs=15, batch_size=8, seed=3)
     assert api["predictions"]["generated"]["pred"].tolist() == p["generated"]["pred"]
     assert api["metrics"]["augmentation"]["with_generated"] == a["with_generated"]
-    from heliogen.evaluate.classifier import predict, train_classifier
+    from heliogen.evaluate.metrics.classifier import predict, train_classifier
     from heliogen.evaluate.io import load_images
 
     norm = store.normalisation
@@ -178,7 +178,7 @@ def test_classify_deit_without_timm_is_one_clear_line(data, tmp_path, capsys):
 
 def test_classify_deit_with_timm(data, tmp_path):
     pytest.importorskip("timm")
-    from heliogen.evaluate.classifier import evaluate_classifier
+    from heliogen.evaluate.commands.classify import evaluate_classifier
 
     doc = evaluate_classifier(data["real"], data["fake"], classes="A,M,X", arch="deit", epochs=1, out=tmp_path / "d.json")
     assert doc["classifier"]["arch"] == "deit" and doc["classifier"]["parameters"] > 1e6

@@ -1,6 +1,7 @@
 """End to end: the evaluate CLI and Python API on synthetic stores and FITS directories."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,9 @@ def test_cli_distribution_metrics_with_cache_and_report(stores, tmp_path):
     assert m["histogram"]["wasserstein"] >= 0 and 0 <= m["histogram"]["ks"] <= 1
     assert doc["cache"]["misses"] >= 2
     assert rep.is_file() and "histograms" in rep.read_text()
+    figures = [Path(f) for f in doc["figures"]] + [tmp_path / "r_figures" / "samples.png"]
+    assert [f.name for f in figures] == ["histograms.png", "samples.png"]
+    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in figures)
     # Second run: the real-set features come from the cache and the numbers are identical.
     assert _run(args).exception is None
     again = json.loads(out.read_text())
@@ -127,6 +131,7 @@ def test_cli_pairs_and_uncertainty(tmp_path):
     assert doc["metrics"]["unsigned_flux_pct"]["mean"] == pytest.approx(10.0, rel=1e-4)
     assert "skipped" in doc["settings"]["lpips"]
     assert any("spectrum" in f for f in doc["figures"])
+    assert len(doc["figures"]) == 3 and all(Path(f).read_bytes()[:4] == b"\x89PNG" for f in doc["figures"])
     from heliogen.data.synth import synth_magnetogram
 
     m = synth_magnetogram(0, size=64, cdelt=0.5)
@@ -138,6 +143,7 @@ def test_cli_pairs_and_uncertainty(tmp_path):
     assert res.exception is None, res.output
     u = json.loads((tmp_path / "u.json").read_text())
     assert 10 < u["metrics"]["mean_std"] < 25
+    assert [Path(f).name for f in u["figures"]] == ["uncertainty.png"] and Path(u["figures"][0]).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_rank_and_human(tmp_path):
@@ -158,7 +164,7 @@ def test_cli_rank_and_human(tmp_path):
     i, j, p = names.index("fd/inception"), names.index("kid/inception/mean"), names.index("prdc/inception/precision")
     assert rho[i, j] == pytest.approx(1.0) and rho[i, p] == pytest.approx(-1.0)
     with pytest.raises(HeliogenError, match="at least 3"):
-        from heliogen.evaluate.ranking import rank_metrics
+        from heliogen.evaluate.metrics.ranking import rank_metrics
 
         rank_metrics(files[:2])
     # Human study: 4 subjects x 10 answers; independent binomial p-value by summation.

@@ -53,7 +53,7 @@ def test_legacy_uint8_quantises_before_resizing(images):
 
 
 def test_random_inception_is_seeded_and_differs_from_trained(images):
-    from heliogen.evaluate.inception import InceptionExtractor
+    from heliogen.evaluate.features.inception import InceptionExtractor
 
     a = get_extractor("inception-random")(images)
     b = InceptionExtractor(random=True)(images)   # a fresh build with the same seed
@@ -94,7 +94,7 @@ def test_clip_gives_clear_errors_without_weights_or_open_clip(monkeypatch, tmp_p
 def test_domain_encoder_from_torchscript(tmp_path, images):
     import torch
 
-    from heliogen.evaluate.domain import DomainExtractor
+    from heliogen.evaluate.features.domain import DomainExtractor
 
     torch.manual_seed(0)
     enc = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, stride=2), torch.nn.ReLU())

@@ -7,10 +7,10 @@ import pytest
 import scipy.linalg
 
 from heliogen.errors import HeliogenError
-from heliogen.evaluate.cluster import cluster_metrics, halves_benchmark
-from heliogen.evaluate.fd import fd_from_features, frechet_distance, gaussian_stats
-from heliogen.evaluate.kid import kid
-from heliogen.evaluate.prdc import prdc
+from heliogen.evaluate.metrics.cluster import cluster_metrics, halves_benchmark
+from heliogen.evaluate.metrics.fd import fd_from_features, frechet_distance, gaussian_stats
+from heliogen.evaluate.metrics.kid import kid
+from heliogen.evaluate.metrics.prdc import prdc
 
 
 def _random_psd(rng, d):
@@ -150,7 +150,7 @@ def test_cluster_metrics_on_constructed_clusters():
     gen = centres[0] + 0.1 * rng.normal(size=(k * n, 4))
     assert cluster_metrics(x, gen, k=k)["ce"] == pytest.approx(k - 1, rel=1e-12)
     # Spreading every sample twice as far from its (fitted) centre doubles CD and CS.
-    from heliogen.evaluate.cluster import fit_clusters
+    from heliogen.evaluate.metrics.cluster import fit_clusters
 
     model = fit_clusters(x, k)
     labels, _ = model.assign(x)

@@ -7,9 +7,9 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from heliogen.errors import HeliogenError
-from heliogen.evaluate import fourier, physics
-from heliogen.evaluate.pairwise import mae, mse, psnr, ssim
-from heliogen.evaluate.uncertainty import butterworth_highpass, pixel_std, split_uncertainty
+from heliogen.evaluate.metrics import fourier, physics
+from heliogen.evaluate.metrics.pairwise import mae, mse, psnr, ssim
+from heliogen.evaluate.metrics.uncertainty import butterworth_highpass, pixel_std, split_uncertainty
 
 
 def test_psnr_known_cases():
@@ -41,7 +41,7 @@ def test_lpips_runs_with_a_random_backbone_and_matches_its_definition():
     # No AlexNet weights are available offline: random backbone (seeded), real LPIPS heads.
     import torch
 
-    from heliogen.evaluate.perceptual import LPIPS
+    from heliogen.evaluate.metrics.lpips import LPIPS
 
     m = LPIPS(random_backbone=True)
     rng = np.random.default_rng(1)
@@ -67,7 +67,7 @@ def test_lpips_runs_with_a_random_backbone_and_matches_its_definition():
 
 
 def test_lpips_without_backbone_is_a_clear_error(monkeypatch):
-    from heliogen.evaluate.perceptual import LPIPS
+    from heliogen.evaluate.metrics.lpips import LPIPS
 
     monkeypatch.delenv("HELIOGEN_LPIPS_BACKBONE", raising=False)
     with pytest.raises(HeliogenError, match="backbone"):
@@ -174,3 +174,53 @@ def test_uncertainty_std_and_butterworth_split():
     split = split_uncertainty(samples, 0.5)
     np.testing.assert_allclose(split["small"] + split["large"], split["std"])
     assert split["mask"].mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_evaluation_plots_are_written_without_touching_pyplot_or_the_backend(tmp_path):
+    # In a fresh interpreter whose backend is "pdf": a library that called matplotlib.use("Agg")
+    # or drew through pyplot would change the backend or leave figures registered there.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import heliogen
+
+    code = f"""
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+from heliogen.data.normalise import Normalisation
+from heliogen.evaluate.io import ImageSet
+from heliogen.evaluate.metrics.fourier import plot_amplitude_spectrum, plot_radial_spectra
+from heliogen.evaluate.metrics.histogram import plot_histograms
+from heliogen.evaluate.metrics.uncertainty import plot_uncertainty, split_uncertainty
+from heliogen.evaluate.report import write_report
+
+out = Path({str(tmp_path)!r})
+rng = np.random.default_rng(0)
+img = rng.normal(size=(32, 32))
+paths = [plot_histograms(rng.normal(size=(4, 1, 16, 16)), rng.normal(size=(4, 1, 16, 16)), out / "hist.png"),
+         plot_amplitude_spectrum(img, 0.5, out / "amp.png"),
+         plot_radial_spectra({{"a": img, "b": img * 2}}, 0.5, out / "radial.png"),
+         plot_uncertainty(split_uncertainty(rng.normal(size=(3, 32, 32)), 0.5), out / "unc.png")]
+s = ImageSet(rng.uniform(-1, 1, (3, 1, 16, 16)).astype(np.float32), Normalisation("linear", {{"scale": 3000.0}}), "magnetogram", "x")
+doc = {{"type": "distribution", "metrics": {{"fd": {{"x": 1.0}}}}}}
+write_report(doc, out / "r.html", images={{"real": s, "generated": s}}, figures_dir=out / "figs")
+paths.append(doc["figures"][0])
+assert matplotlib.get_backend().lower() == "pdf", matplotlib.get_backend()
+if "matplotlib.pyplot" in sys.modules:
+    assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+print("\\n".join(str(p) for p in paths))
+"""
+    env = {**os.environ, "MPLBACKEND": "pdf", "PYTHONPATH": str(Path(heliogen.__file__).resolve().parents[1])}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    paths = [Path(p) for p in res.stdout.split()]
+    assert [p.name for p in paths] == ["hist.png", "amp.png", "radial.png", "unc.png", "samples.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
+    assert "samples" in (tmp_path / "r.html").read_text()

@@ -1,4 +1,4 @@
-"""The eager Inception port (heliogen.evaluate.inception_net) against the TorchScript original."""
+"""The eager Inception port (heliogen.models.backbones.inception_tf) against the TorchScript original."""
 
 import re
 
@@ -12,17 +12,17 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def ts_trained():
-    from heliogen.evaluate.inception import load_torchscript_inception
+    from heliogen.models.backbones.inception_tf import load_torchscript_inception
 
     return load_torchscript_inception()
 
 
 @pytest.fixture(scope="module")
 def ts_random():
-    from heliogen.evaluate.inception import RANDOM_SEED, _randomise, load_torchscript_inception
+    from heliogen.models.backbones.inception_tf import RANDOM_SEED, load_torchscript_inception, randomise_weights
 
     ts = load_torchscript_inception()
-    _randomise(ts, RANDOM_SEED)
+    randomise_weights(ts, RANDOM_SEED)
     return ts
 
 
@@ -43,7 +43,7 @@ def _rel(a, b):
 
 @pytest.mark.parametrize("which", ["trained", "random"])
 def test_eager_port_equals_torchscript(which, ts_trained, ts_random, images):
-    from heliogen.evaluate.inception_net import InceptionTF
+    from heliogen.models.backbones.inception_tf import InceptionTF
 
     ts = ts_trained if which == "trained" else ts_random
     net = InceptionTF.from_torchscript(ts)
@@ -60,7 +60,7 @@ def test_eager_port_equals_torchscript(which, ts_trained, ts_random, images):
 
 
 def test_features_are_independent_of_batch_size(ts_random, images):
-    from heliogen.evaluate.inception_net import InceptionTF
+    from heliogen.models.backbones.inception_tf import InceptionTF
 
     net = InceptionTF.from_torchscript(ts_random)
     with torch.inference_mode():
@@ -70,7 +70,7 @@ def test_features_are_independent_of_batch_size(ts_random, images):
 
 
 def test_every_torchscript_tensor_is_used_once(ts_trained):
-    from heliogen.evaluate.inception_net import TS_PREFIX, ConvReLU, InceptionTF
+    from heliogen.models.backbones.inception_tf import TS_PREFIX, ConvReLU, InceptionTF
 
     net = InceptionTF()
     sd = ts_trained.state_dict()
@@ -99,7 +99,7 @@ def test_pools_match_the_graph(ts_trained):
     """Kernel, stride, padding, ceil_mode, count_include_pad and max/avg per pool, read from the graph's code."""
     from torch import nn
 
-    from heliogen.evaluate.inception_net import TS_PREFIX, InceptionTF
+    from heliogen.models.backbones.inception_tf import TS_PREFIX, InceptionTF
 
     eager = dict(InceptionTF().named_modules())
     n_pools = 0
@@ -133,8 +133,8 @@ def test_pools_match_the_graph(ts_trained):
 
 
 def test_extractor_runs_the_eager_port():
-    from heliogen.evaluate.inception import InceptionExtractor
-    from heliogen.evaluate.inception_net import InceptionTF
+    from heliogen.evaluate.features.inception import InceptionExtractor
+    from heliogen.models.backbones.inception_tf import InceptionTF
 
     ext = InceptionExtractor(random=True)
     assert isinstance(ext.net, InceptionTF)
@@ -146,7 +146,7 @@ def test_extractor_runs_the_eager_port():
 def test_fold_batch_norm_matches_batch_norm():
     import torch.nn.functional as F
 
-    from heliogen.evaluate.inception_net import BN_EPS, fold_batch_norm
+    from heliogen.models.backbones.inception_tf import BN_EPS, fold_batch_norm
 
     g = torch.Generator().manual_seed(0)
     w = torch.randn(5, 3, 3, 3, generator=g)
@@ -160,7 +160,7 @@ def test_fold_batch_norm_matches_batch_norm():
 def test_wrong_input_size_is_refused():
     import torch
 
-    from heliogen.evaluate.inception_net import InceptionTF
+    from heliogen.models.backbones.inception_tf import InceptionTF
 
     net = InceptionTF()
     with pytest.raises(ValueError, match="299"):

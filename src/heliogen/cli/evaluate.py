@@ -48,7 +48,7 @@ def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_ui
     if real is None or fake is None:
         raise click.UsageError("give --real and --fake (or a subcommand: pairs, uncertainty, classify, rank, human)")
     from ..errors import HeliogenError
-    from ..evaluate.distribution import evaluate_distribution
+    from ..evaluate.commands.distribution import evaluate_distribution
 
     if device == "auto":
         import torch
@@ -78,7 +78,7 @@ def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_ui
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=2.0, help="Fourier split scale (arcsec).")
 def pairs(pred, target, out, report, data_range, lpips_backbone, threshold, mu_correction, scale):
     """Super-resolution: pairwise, physics and Fourier metrics of matched FITS pairs."""
-    from ..evaluate.pairs import evaluate_pairs
+    from ..evaluate.commands.pairs import evaluate_pairs
 
     doc = evaluate_pairs(pred, target, out=out, report=report, data_range=data_range, lpips_backbone=lpips_backbone,
                          threshold=threshold, mu_correction=mu_correction, scale=scale)
@@ -94,7 +94,7 @@ def pairs(pred, target, out, report, data_range, lpips_backbone, threshold, mu_c
 @click.option("--order", type=click.FloatRange(min=0, min_open=True), default=2.0, help="Butterworth order.")
 def uncertainty(samples, out, report, scale, order):
     """Per-pixel std over samples, split into small and large scales (Butterworth high-pass)."""
-    from ..evaluate.uncertainty_eval import evaluate_uncertainty
+    from ..evaluate.commands.uncertainty import evaluate_uncertainty
 
     doc = evaluate_uncertainty(samples, out=out, report=report, scale=scale, order=order)
     _echo_table(doc["metrics"])
@@ -141,7 +141,7 @@ def _echo_classifier_table(doc: dict):
 @click.option("--seed", type=int, default=0, help="Seed of the classifier's initialisation and batch order.")
 def classify(real, fake, classes, augment, arch, epochs, batch_size, lr, test_split, device, out, seed):
     """Flare-class classifier: held-out and generated per-class P/R/F1, and the augmentation experiment."""
-    from ..evaluate.classifier import evaluate_classifier
+    from ..evaluate.commands.classify import evaluate_classifier
 
     doc = evaluate_classifier(real, fake, classes=classes, augment=augment or (), arch=arch, epochs=epochs,
                               test_split=test_split, out=out, seed=seed, batch_size=batch_size, lr=lr, device=device)
@@ -155,17 +155,14 @@ def classify(real, fake, classes, augment, arch, epochs, batch_size, lr, test_sp
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 def rank(files, metrics, out):
     """Spearman rank correlations between metrics across models (one metrics JSON per model)."""
-    from ..evaluate.ranking import rank_metrics
-    from ..evaluate.schema import write_metrics
+    from ..evaluate.commands.rank import evaluate_rank
 
-    doc = rank_metrics(files, metrics.split(",") if metrics else None)
+    doc = evaluate_rank(files, metrics.split(",") if metrics else None, out=out)
     names = doc["metric_names"]
     w = max(len(n) for n in names)
     click.echo(" " * w + " " + " ".join(f"{i:>6d}" for i in range(len(names))))
     for i, (name, row) in enumerate(zip(names, doc["metrics"]["spearman"])):
         click.echo(f"{name:{w}s} " + " ".join(f"{v:6.2f}" for v in row) + f"  ({i})")
-    if out:
-        write_metrics(doc, out)
 
 
 @evaluate.command()
@@ -173,14 +170,7 @@ def rank(files, metrics, out):
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 def human(table, out):
     """Human real-or-fake study: accuracy, binomial p-value, correlation with expertise."""
-    from ..evaluate.human import human_study
-    from ..evaluate.schema import new_document, write_metrics
+    from ..evaluate.commands.human import evaluate_human
 
-    res = human_study(table)
-    summary = {k: v for k, v in res.items() if k != "per_subject"}
-    click.echo(json.dumps(summary, indent=2))
-    if out:
-        doc = new_document("human", {"table": str(table)})
-        doc["metrics"] = summary
-        doc["per_subject"] = res["per_subject"]
-        write_metrics(doc, out)
+    doc = evaluate_human(table, out=out)
+    click.echo(json.dumps(doc["metrics"], indent=2))

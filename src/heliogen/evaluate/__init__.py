@@ -1,31 +1,38 @@
-"""heliogen's evaluation suite: feature extractors, distribution, pairwise, physics,
-Fourier, uncertainty, classifier, ranking and human-study metrics, and the report.
+"""heliogen's evaluation suite, grouped by role:
 
-The same functions back ``heliogen evaluate``. Conventions are stated in each module and
-recorded in the metrics JSON (``schema.py``).
+* :mod:`.features` - the feature-extractor registry, the extractors and the feature cache;
+* :mod:`.metrics` - distribution, pairwise, physics, Fourier, uncertainty, classifier,
+  ranking and human-study metrics, one module each;
+* :mod:`.commands` - the pipelines behind ``heliogen evaluate``, one module per subcommand;
+* :mod:`.io`, :mod:`.schema` and :mod:`.report` - reading image sets into model space, the
+  metrics JSON, and the HTML report.
+
+The networks the extractors and LPIPS run are in :mod:`heliogen.models.backbones`.
+Conventions are stated in each module and recorded in the metrics JSON (``schema.py``).
 """
 
-from .classifier import augmentation_experiment, evaluate_classifier, generated_class_scores, per_class_scores, train_classifier
-from .cluster import cluster_metrics, halves_benchmark
+from .commands.classify import evaluate_classifier
+from .commands.distribution import METRICS, evaluate_distribution
+from .commands.pairs import evaluate_pairs
+from .commands.uncertainty import evaluate_uncertainty
 from .demo import evaluate_for_demo
-from .distribution import METRICS, evaluate_distribution
-from .fd import fd_from_features, frechet_distance, gaussian_stats
 from .features import FeatureExtractor, available_extractors, extract_features, get_extractor, register_extractor
-from .fourier import amplitude_spectrum, cutoff_radius_px, radial_power_spectrum, small_scale_power_fraction
-from .human import human_study
 from .io import ImageSet, load_images, load_pair
-from .kid import kid
-from .pairs import evaluate_pairs
-from .pairwise import mae, mse, psnr, ssim
-from .patch_fd import patch_fd
-from .perceptual import LPIPS
-from .physics import ar_area, locate_active_region, net_flux, percent_error, physics_metrics, unsigned_flux
-from .pixels import pixel_stats
-from .prdc import prdc
-from .ranking import rank_metrics
+from .metrics.classifier import augmentation_experiment, generated_class_scores, per_class_scores, train_classifier
+from .metrics.cluster import cluster_metrics, halves_benchmark
+from .metrics.fd import fd_from_features, frechet_distance, gaussian_stats
+from .metrics.fourier import amplitude_spectrum, cutoff_radius_px, radial_power_spectrum, small_scale_power_fraction
+from .metrics.histogram import pixel_stats
+from .metrics.human_study import human_study
+from .metrics.kid import kid
+from .metrics.lpips import LPIPS
+from .metrics.pairwise import mae, mse, psnr, ssim
+from .metrics.patch_fd import patch_fd
+from .metrics.physics import ar_area, locate_active_region, net_flux, percent_error, physics_metrics, unsigned_flux
+from .metrics.prdc import prdc
+from .metrics.ranking import rank_metrics
+from .metrics.uncertainty import butterworth_highpass, pixel_std, split_uncertainty
 from .schema import SCHEMA, read_metrics, write_metrics
-from .uncertainty import butterworth_highpass, pixel_std, split_uncertainty
-from .uncertainty_eval import evaluate_uncertainty
 
 __all__ = [
     "augmentation_experiment", "evaluate_classifier", "generated_class_scores", "per_class_scores", "train_classifier", "cluster_metrics",

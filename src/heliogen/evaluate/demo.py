@@ -15,7 +15,7 @@ def evaluate_for_demo(real, fake, out_dir, features=("inception", "inception-ran
     metrics document and the figure paths for the demo report. K = 4 clusters by default
     because the demo's sets are small (the cluster metrics need 2K real samples).
     """
-    from .distribution import evaluate_distribution
+    from .commands.distribution import evaluate_distribution
 
     out_dir = Path(out_dir)
     fig_dir = out_dir / "figures"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..viz.figures import save_figure
 from ..viz.report import Report
 from .schema import flatten_metrics
 
@@ -17,12 +18,10 @@ def metrics_rows(doc: dict) -> list[dict]:
 
 
 def _grid(images: dict, path: Path, n: int = 8) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(images), n, figsize=(n * 1.2, len(images) * 1.3), dpi=100, squeeze=False)
+    fig = Figure(figsize=(n * 1.2, len(images) * 1.3), dpi=100)
+    axes = fig.subplots(len(images), n, squeeze=False)
     for row, (label, s) in zip(axes, images.items()):
         lo, hi = s.value_range
         for j, ax in enumerate(row):
@@ -30,11 +29,7 @@ def _grid(images: dict, path: Path, n: int = 8) -> Path:
             if j < s.n:
                 ax.imshow(s.images[j, 0], origin="lower", cmap="gray", vmin=lo, vmax=hi)
         row[0].set_title(label, fontsize=8, loc="left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_report(doc: dict, path, images: dict | None = None, figures_dir=None, title: str | None = None) -> Path:

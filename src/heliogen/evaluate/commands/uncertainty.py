@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .schema import new_document, write_metrics
+from ..schema import new_document, write_metrics
 
 __all__ = ["evaluate_uncertainty"]
 
@@ -14,9 +14,9 @@ __all__ = ["evaluate_uncertainty"]
 def evaluate_uncertainty(samples_dir, out=None, report=None, scale: float = 2.0, order: float = 2.0, quantile: float = 0.9,
                          figures_dir=None) -> dict:
     """Uncertainty of N super-resolved samples of one input (FITS directory, same size, G)."""
-    from ..data.fitsio import read_map
-    from .io import fits_files
-    from .uncertainty import plot_uncertainty, split_uncertainty
+    from ...data.fitsio import read_map
+    from ..io import fits_files
+    from ..metrics.uncertainty import plot_uncertainty, split_uncertainty
 
     files = fits_files(samples_dir)
     maps = [read_map(f) for f in files]
@@ -33,7 +33,7 @@ def evaluate_uncertainty(samples_dir, out=None, report=None, scale: float = 2.0,
     if out:
         write_metrics(doc, out)
     if report:
-        from .report import write_report
+        from ..report import write_report
 
         write_report(doc, report)
     return doc

@@ -10,7 +10,7 @@ channels; C must be 1 or 3. Each extractor then applies its own network's input 
 
 Registered names: ``inception``, ``inception-random``, ``effnet-lite0|1|2``,
 ``clip-rn50``, ``clip-vitb32`` and ``domain:PATH`` (a TorchScript encoder trained by
-heliogen, see :mod:`heliogen.evaluate.domain`).
+heliogen, see :mod:`heliogen.evaluate.features.domain`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = [
     "FeatureExtractor", "register_extractor", "get_extractor", "available_extractors", "extract_features",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = ["GaussianStats", "gaussian_stats", "frechet_distance", "fd_from_features", "check_features"]
 

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = [
     "ModifiedResNet", "VisionTransformer", "QuickGELU", "TOWERS", "PARAM_COUNTS", "RANDOM_SEED",

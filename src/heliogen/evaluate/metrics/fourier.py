@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
-from ..viz.figures import save_figure
+from ...errors import HeliogenError
+from ...viz.figures import save_figure
 
 __all__ = [
     "amplitude_spectrum", "cutoff_radius_px", "radial_frequency", "radial_power_spectrum", "small_scale_power_fraction",
@@ -96,24 +96,18 @@ def small_scale_power_fraction(img, cdelt: float, scale: float = SCALE_ARCSEC) -
     return float(p[f > 1.0 / (2.0 * scale)].sum() / total)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC, title: str = "", saturate: float = 99.5) -> Path:
     """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile."""
-    plt = _plt()
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle
+
     amp = np.log10(amplitude_spectrum(img) + 1e-12)
     n = amp.shape[0]
     r = cutoff_radius_px(n, cdelt, scale)
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.subplots()
     ax.imshow(amp, origin="lower", cmap="magma", vmax=np.percentile(amp, saturate))
-    ax.add_patch(plt.Circle((n // 2, amp.shape[0] // 2), r, fill=False, color="red", lw=1.2))
+    ax.add_patch(Circle((n // 2, amp.shape[0] // 2), r, fill=False, color="red", lw=1.2))
     ax.set_title(title or f'|FFT|, circle at {scale:g}" (CDELT {cdelt:g}")', fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -122,8 +116,10 @@ def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC
 
 def plot_radial_spectra(images: dict, cdelt: float, path, scale: float = SCALE_ARCSEC) -> Path:
     """Radial power spectra of several images ({label: image}) with the cutoff marked."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.5), dpi=100)
+    ax = fig.subplots()
     for label, img in images.items():
         f, p = radial_power_spectrum(img, cdelt)
         ax.loglog(f[1:], p[1:], label=label)

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = ["mse", "mae", "psnr", "ssim", "check_pair"]
 

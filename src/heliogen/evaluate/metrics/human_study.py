@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = ["human_study"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
-from ..viz.figures import save_figure
+from ...errors import HeliogenError
+from ...viz.figures import save_figure
 
 __all__ = ["pixel_stats", "plot_histograms", "MAX_PIXELS"]
 
@@ -58,14 +58,12 @@ def pixel_stats(real, fake, max_pixels: int = MAX_PIXELS, seed: int = 0) -> dict
 
 def plot_histograms(real, fake, path, bins: int = 100, xlabel: str = "pixel value (model space)", title: str = "") -> Path:
     """Real and generated pixel histograms on shared bins (density, log y), saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     r, f = _flat(real, "real"), _flat(fake, "fake")
     edges = np.linspace(min(r.min(), f.min()), max(r.max(), f.max()) + 1e-12, bins + 1)
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    fig = Figure(figsize=(5, 3.5), dpi=100)
+    ax = fig.subplots()
     ax.hist(r, edges, density=True, histtype="step", lw=1.5, label=f"real (n={r.size})")
     ax.hist(f, edges, density=True, histtype="step", lw=1.5, label=f"generated (n={f.size})")
     ax.set_yscale("log")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
+from ...viz.figures import save_figure
 from .fourier import SCALE_ARCSEC
-from ..viz.figures import save_figure
 
 __all__ = ["pixel_std", "butterworth_highpass", "split_uncertainty", "plot_uncertainty"]
 
@@ -73,12 +73,10 @@ def split_uncertainty(samples, cdelt: float, scale: float = SCALE_ARCSEC, order:
 
 def plot_uncertainty(split: dict, path, unit: str = "G", title: str = "") -> Path:
     """Three panels: std map, small-scale std, and the std map with the mask overlaid."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), dpi=100)
+    fig = Figure(figsize=(10, 3.4), dpi=100)
+    axes = fig.subplots(1, 3)
     im = axes[0].imshow(split["std"], origin="lower", cmap="viridis")
     fig.colorbar(im, ax=axes[0], fraction=0.046, label=f"std ({unit})")
     axes[0].set_title("per-pixel std")

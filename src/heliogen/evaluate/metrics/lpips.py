@@ -3,11 +3,11 @@ perceptual metric", eq. 1) with the AlexNet backbone, without torchvision.
 
 The super-resolution paper uses LPIPS-Alex (sec. 5). The ``lpips`` package cannot be
 imported here (it imports torchvision, which fails beside torch 2.13), so heliogen builds
-torchvision's AlexNet ``features`` stack itself (same layer indices, so a torchvision
-``alexnet`` state dict loads as is) and reads the linear heads ``v0.1/alex.pth`` from the
-installed ``lpips==0.1.4`` package files without importing it. The backbone weights are
-NOT shipped anywhere offline: pass ``backbone=PATH`` or set ``HELIOGEN_LPIPS_BACKBONE``
-(a torchvision ``alexnet-owt-7be5be79.pth`` or any state dict with ``features.N.*`` keys).
+torchvision's AlexNet ``features`` stack itself (:mod:`heliogen.models.backbones.alexnet`)
+and reads the linear heads ``v0.1/alex.pth`` from the installed ``lpips==0.1.4`` package
+files without importing it. The backbone weights are NOT shipped anywhere offline: pass
+``backbone=PATH`` or set ``HELIOGEN_LPIPS_BACKBONE`` (a torchvision
+``alexnet-owt-7be5be79.pth`` or any state dict with ``features.N.*`` keys).
 
 d(x, y) = sum_l mean_hw || w_l * (f^l_x / |f^l_x| - f^l_y / |f^l_y|) ||^2 over the
 five ReLU outputs, inputs in [-1, 1] shifted and scaled by LPIPS's ScalingLayer.
@@ -21,26 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
+from ...models.backbones.alexnet import alexnet_features, load_alexnet_features
 
-__all__ = ["LPIPS", "lpips_heads_path", "alexnet_features"]
+__all__ = ["LPIPS", "lpips_heads_path"]
 
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 _TAPS = (1, 4, 7, 9, 11)  # ReLU outputs of torchvision's alexnet.features
-
-
-def alexnet_features():
-    """torchvision's ``alexnet().features`` layout (indices 0..12), randomly initialised."""
-    import torch.nn as nn
-
-    return nn.Sequential(
-        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
-    )
 
 
 def lpips_heads_path() -> Path:
@@ -69,9 +57,9 @@ class LPIPS:
         import torch
 
         self.device = device
-        torch.manual_seed(seed) if random_backbone else None
-        self.net = alexnet_features()
         if random_backbone:
+            torch.manual_seed(seed)
+            self.net = alexnet_features()
             self.backbone = "random (torch seed %d)" % seed
         else:
             backbone = backbone or os.environ.get("HELIOGEN_LPIPS_BACKBONE")
@@ -81,12 +69,7 @@ class LPIPS:
             path = Path(backbone)
             if not path.is_file():
                 raise HeliogenError(f"no LPIPS backbone weights at {path}")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            state = {k.split("features.", 1)[1]: v for k, v in state.items() if "features." in k} or state
-            try:
-                self.net.load_state_dict(state)
-            except RuntimeError as err:
-                raise HeliogenError(f"{path} is not an AlexNet state dict ({str(err).splitlines()[0]})") from None
+            self.net = load_alexnet_features(path)
             self.backbone = str(path)
         heads = torch.load(lpips_heads_path(), map_location="cpu", weights_only=True)
         self.heads = [heads[f"lin{i}.model.1.weight"].to(device) for i in range(5)]

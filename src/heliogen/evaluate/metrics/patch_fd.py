@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 from .fd import fd_from_features
 
 __all__ = ["random_crops", "patch_fd", "PATCH_SIZES"]

@@ -1,20 +1,20 @@
 """Distribution metrics between a real and a generated image set, in one call.
 
-``evaluate_distribution`` loads both sets into the real set's model space (see ``io``),
-extracts features with each requested extractor (real-set features through the cache),
-and computes the requested metrics:
+``evaluate_distribution`` (``heliogen evaluate``) loads both sets into the real set's model
+space (see :mod:`heliogen.evaluate.io`), extracts features with each requested extractor
+(real-set features through the cache), and computes the requested metrics:
 
-=========== =========================================================== ===============
+=========== =========================================================== ===================
 name        what                                                        module
-=========== =========================================================== ===============
-fd          Fréchet distance (FID with ``inception``, rFID with         fd.py
+=========== =========================================================== ===================
+fd          Fréchet distance (FID with ``inception``, rFID with         metrics.fd
             ``inception-random``, CLIP-FD, EfficientNet-FD, domain FD)
-kid         KID mean and std over subsets                               kid.py
-prdc        precision, recall, density, coverage (k = 3)                prdc.py
-patch-fd    FD over random 64/128/256 px crops                          patch_fd.py
-cluster     CE, CD, CS (K = 10) and the real-halves benchmark            cluster.py
-histogram   pixel W1, KS, moments (+ plot)                              pixels.py
-=========== =========================================================== ===============
+kid         KID mean and std over subsets                               metrics.kid
+prdc        precision, recall, density, coverage (k = 3)                metrics.prdc
+patch-fd    FD over random 64/128/256 px crops                          metrics.patch_fd
+cluster     CE, CD, CS (K = 10) and the real-halves benchmark           metrics.cluster
+histogram   pixel W1, KS, moments (+ plot)                              metrics.histogram
+=========== =========================================================== ===================
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..errors import HeliogenError
-from .cache import FeatureCache
-from .io import load_pair
-from .schema import new_document, write_metrics
+from ...errors import HeliogenError
+from ..features.cache import FeatureCache
+from ..io import load_pair
+from ..schema import new_document, write_metrics
 
 __all__ = ["evaluate_distribution", "METRICS", "DEFAULT_FEATURES"]
 
@@ -44,6 +44,32 @@ def _split(value, allowed=None, what="metric"):
         if bad:
             raise HeliogenError(f"unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
     return items
+
+
+def _whole_set_metrics(res: dict, name: str, fr, ff, metrics, kid_subsets: int, kid_subset_size: int, k: int, cluster_k: int,
+                       seed: int) -> None:
+    """Add the metrics of whole-image features ``fr`` (real) and ``ff`` (fake) to ``res[metric][name]``."""
+    if "fd" in metrics:
+        from ..metrics.fd import fd_from_features
+
+        res.setdefault("fd", {})[name] = fd_from_features(fr, ff)
+    if "kid" in metrics:
+        from ..metrics.kid import kid
+
+        res.setdefault("kid", {})[name] = kid(fr, ff, kid_subsets, kid_subset_size, seed=seed)
+    if "prdc" in metrics:
+        from ..metrics.prdc import prdc
+
+        res.setdefault("prdc", {})[name] = prdc(fr, ff, k=k)
+    if "cluster" in metrics:
+        from ..metrics.cluster import cluster_metrics, halves_benchmark
+
+        c = cluster_metrics(fr, ff, k=cluster_k, seed=seed)
+        try:
+            c["benchmark_halves"] = halves_benchmark(fr, k=cluster_k, seed=seed)
+        except HeliogenError as err:  # too few real samples to split: say so, keep the metric
+            c["benchmark_halves"] = {"error": str(err)}
+        res.setdefault("cluster", {})[name] = c
 
 
 def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DEFAULT_FEATURES, n: int | None = None,
@@ -68,8 +94,8 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
     cache_dir : path-like, "default" or None
         Real-set feature cache (``default``: ``$HELIOGEN_CACHE_DIR`` or ~/.cache/heliogen/features).
     """
-    from .cache import default_cache_dir
-    from .features import get_extractor
+    from ..features import get_extractor
+    from ..features.cache import default_cache_dir
 
     metrics = _split(metrics, METRICS)
     feature_names = _split(features, None, "feature extractor") if any(m != "histogram" for m in metrics) else []
@@ -95,29 +121,9 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
         if needs_whole:
             fr = cache.get_or_compute(real_hash, ext.cache_key(), "whole", lambda: ext(ru, batch_size=batch_size))
             ff = ext(fu, batch_size=batch_size)
-        if "fd" in metrics:
-            from .fd import fd_from_features
-
-            res.setdefault("fd", {})[name] = fd_from_features(fr, ff)
-        if "kid" in metrics:
-            from .kid import kid
-
-            res.setdefault("kid", {})[name] = kid(fr, ff, kid_subsets, kid_subset_size, seed=seed)
-        if "prdc" in metrics:
-            from .prdc import prdc
-
-            res.setdefault("prdc", {})[name] = prdc(fr, ff, k=k)
-        if "cluster" in metrics:
-            from .cluster import cluster_metrics, halves_benchmark
-
-            c = cluster_metrics(fr, ff, k=cluster_k, seed=seed)
-            try:
-                c["benchmark_halves"] = halves_benchmark(fr, k=cluster_k, seed=seed)
-            except HeliogenError as err:  # too few real samples to split: say so, keep the metric
-                c["benchmark_halves"] = {"error": str(err)}
-            res.setdefault("cluster", {})[name] = c
+            _whole_set_metrics(res, name, fr, ff, metrics, kid_subsets, kid_subset_size, k, cluster_k, seed)
         if "patch-fd" in metrics:
-            from .patch_fd import patch_fd
+            from ..metrics.patch_fd import patch_fd
 
             def real_crops(size, crops, ext=ext):
                 return cache.get_or_compute(real_hash, ext.cache_key(), f"patch{size}-c{crops_per_image}-s{seed}",
@@ -126,7 +132,7 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
             res.setdefault("patch_fd", {})[name] = patch_fd(ru, fu, ext, patch_sizes, crops_per_image, seed, batch_size, real_crops)
     fig_dir = Path(figures_dir) if figures_dir else (Path(report).parent / (Path(report).stem + "_figures") if report else None)
     if "histogram" in metrics:
-        from .pixels import pixel_stats, plot_histograms
+        from ..metrics.histogram import pixel_stats, plot_histograms
 
         res["histogram"] = pixel_stats(r.images, f.images, seed=seed)
         if fig_dir:
@@ -137,7 +143,7 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
     if out:
         write_metrics(doc, out)
     if report:
-        from .report import write_report
+        from ..report import write_report
 
         write_report(doc, report, images={"real": r, "generated": f}, figures_dir=fig_dir)
     return doc

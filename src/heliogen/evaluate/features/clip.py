@@ -12,10 +12,10 @@ Weights cannot be downloaded here: point ``HELIOGEN_CLIP_WEIGHTS`` (or ``weights
 checkpoint of the whole CLIP model for the architecture - OpenAI's TorchScript archive
 (``RN50.pt``, ``ViT-B-32.pt``), a torch state dict (``.pt``/``.bin``, e.g. open_clip's
 ``open_clip_pytorch_model.bin``) or ``open_clip_model.safetensors``. Only its ``visual.*``
-tensors are used, loaded strictly (:func:`heliogen.evaluate.clip_towers.load_clip_visual`).
+tensors are used, loaded strictly (:func:`heliogen.models.backbones.clip.load_clip_visual`).
 
 Implementation: when ``open_clip`` imports, its image tower (``create_model(...).visual``)
-runs; otherwise heliogen's own towers in :mod:`heliogen.evaluate.clip_towers`, written to
+runs; otherwise heliogen's own towers in :mod:`heliogen.models.backbones.clip`, written to
 the same architecture and parameter names, so the same checkpoint gives the same
 features either way. open_clip needs torchvision, which cannot be imported beside
 torch 2.13.0 on heliogen's CPU machines; there heliogen's towers run. ``describe()``
@@ -34,8 +34,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import HeliogenError
-from .features import FeatureExtractor, register_extractor
+from ...errors import HeliogenError
+from .registry import FeatureExtractor, register_extractor
 
 __all__ = ["ClipExtractor", "import_open_clip", "CLIP_ARCHS"]
 
@@ -94,7 +94,7 @@ class ClipExtractor(FeatureExtractor):
                  quick_gelu: bool = True, implementation: str = "auto"):
         import torch
 
-        from . import clip_towers
+        from ...models.backbones import clip as clip_towers
 
         super().__init__(device)
         if arch not in CLIP_ARCHS:
@@ -117,7 +117,7 @@ class ClipExtractor(FeatureExtractor):
         build = _open_clip_builder(implementation)
         if build is None:
             net = clip_towers.load_clip_visual(model_name, weights, quick_gelu=qg)
-            self.implementation = f"heliogen.evaluate.clip_towers.{type(net).__name__} ({model_name})"
+            self.implementation = f"heliogen.models.backbones.clip.{type(net).__name__} ({model_name})"
         else:
             if weights == "random":
                 net = clip_towers.random_visual(model_name, qg, builder=build)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
-from .schema import new_document, write_metrics
+from ...errors import HeliogenError
+from ..schema import new_document, write_metrics
 
 __all__ = ["evaluate_pairs", "match_pairs"]
 
@@ -25,7 +25,7 @@ log = logging.getLogger("heliogen")
 
 def match_pairs(pred_dir, target_dir) -> list[tuple[Path, Path]]:
     """(pred, target) files with the same name in both directories."""
-    from .io import fits_files
+    from ..io import fits_files
 
     preds = {p.name: p for p in fits_files(pred_dir)}
     targets = {p.name: p for p in fits_files(target_dir)}
@@ -45,6 +45,18 @@ def _agg(values):
     return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
 
 
+def _aggregate(rows: list[dict]) -> dict:
+    """Mean and std over pairs of every per-pair metric, and of the absolute physics errors."""
+    keys = [k for k in rows[0] if k != "name"]
+    metrics = {k: _agg(r.get(k) for r in rows) for k in keys}
+    metrics = {k: v for k, v in metrics.items() if v is not None}
+    for k in ("unsigned_flux_pct", "net_flux_pct", "ar_area_pct"):
+        a = _agg(abs(r[k]) if r.get(k) is not None else None for r in rows)
+        if a:
+            metrics[f"abs_{k}"] = a
+    return metrics
+
+
 def evaluate_pairs(pred_dir, target_dir, out=None, report=None, data_range: float = 2.0, lpips_backbone=None,
                    lpips_random: bool = False, threshold: float = 300.0, mu_correction: bool = False, scale: float = 2.0,
                    scale_G: float = 3000.0, figures_dir=None) -> dict:
@@ -59,10 +71,10 @@ def evaluate_pairs(pred_dir, target_dir, out=None, report=None, data_range: floa
     scale_G : float
         Gauss per model-space unit (3000 for heliogen magnetograms).
     """
-    from ..data.fitsio import read_map
-    from .fourier import small_scale_power_fraction
-    from .pairwise import mae, mse, psnr, ssim
-    from .physics import physics_metrics
+    from ...data.fitsio import read_map
+    from ..metrics.fourier import small_scale_power_fraction
+    from ..metrics.pairwise import mae, mse, psnr, ssim
+    from ..metrics.physics import physics_metrics
 
     pairs = match_pairs(pred_dir, target_dir)
     rows, preds_m, targets_m = [], [], []
@@ -90,7 +102,7 @@ def evaluate_pairs(pred_dir, target_dir, out=None, report=None, data_range: floa
     import os
 
     if lpips_backbone or lpips_random or os.environ.get("HELIOGEN_LPIPS_BACKBONE"):
-        from .perceptual import LPIPS
+        from ..metrics.lpips import LPIPS
 
         model = LPIPS(lpips_backbone, random_backbone=lpips_random)
         vals = model(np.stack(preds_m)[:, None], np.stack(targets_m)[:, None])
@@ -102,17 +114,11 @@ def evaluate_pairs(pred_dir, target_dir, out=None, report=None, data_range: floa
     doc = new_document("pairs", settings)
     doc["pred"] = {"source": str(pred_dir), "n": len(rows)}
     doc["target"] = {"source": str(target_dir), "n": len(rows)}
-    keys = [k for k in rows[0] if k != "name"]
-    doc["metrics"] = {k: _agg(r.get(k) for r in rows) for k in keys}
-    doc["metrics"] = {k: v for k, v in doc["metrics"].items() if v is not None}
-    for k in ("unsigned_flux_pct", "net_flux_pct", "ar_area_pct"):
-        a = _agg(abs(r[k]) if r.get(k) is not None else None for r in rows)
-        if a:
-            doc["metrics"][f"abs_{k}"] = a
+    doc["metrics"] = _aggregate(rows)
     doc["per_pair"] = rows
     fig_dir = Path(figures_dir) if figures_dir else (Path(report).parent / (Path(report).stem + "_figures") if report else None)
     if fig_dir:
-        from .fourier import plot_amplitude_spectrum, plot_radial_spectra
+        from ..metrics.fourier import plot_amplitude_spectrum, plot_radial_spectra
 
         tm = read_map(pairs[0][1])
         cdelt = abs(float(tm.meta.get("cdelt1", 1.0)))
@@ -122,7 +128,7 @@ def evaluate_pairs(pred_dir, target_dir, out=None, report=None, data_range: floa
     if out:
         write_metrics(doc, out)
     if report:
-        from .report import write_report
+        from ..report import write_report
 
         write_report(doc, report)
     return doc

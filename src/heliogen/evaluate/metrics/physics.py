@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 
 __all__ = [
     "pixel_area_cm2", "header_pixel_area", "mu_map", "unsigned_flux", "net_flux", "ar_mask", "ar_area",
@@ -162,7 +162,7 @@ def locate_active_region(data, smooth_px: float = 8.0) -> tuple[int, int]:
     list, so the strongest extended field stands in (shared with the store builder's
     ``--crop-mode ar``).
     """
-    from ..data.magnetogram import strongest_region_pixel
+    from ...data.magnetogram import strongest_region_pixel
 
     return strongest_region_pixel(_field(data), smooth_px)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
-from .schema import flatten_metrics, new_document, read_metrics
+from ...errors import HeliogenError
+from ..schema import flatten_metrics, new_document, read_metrics
 
 __all__ = ["rank_metrics"]
 

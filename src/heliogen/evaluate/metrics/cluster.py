@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 from .fd import check_features
 
 __all__ = ["cluster_metrics", "ClusterModel", "fit_clusters", "halves_benchmark"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 from .fd import check_features
 
 __all__ = ["kid", "mmd2_unbiased", "polynomial_kernel"]

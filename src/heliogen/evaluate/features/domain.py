@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HeliogenError
-from .features import FeatureExtractor, as_batch, resize_batch
+from ...errors import HeliogenError
+from .registry import FeatureExtractor, as_batch, resize_batch
 
 __all__ = ["DomainExtractor"]
 
@@ -68,7 +68,7 @@ class DomainExtractor(FeatureExtractor):
             raise HeliogenError(f"{path} is not a TorchScript encoder ({str(err).splitlines()[0]})") from None
         meta = json.loads(extra["heliogen.json"] or "{}")
         if "input_size" not in meta:
-            raise HeliogenError(f"{path} lacks heliogen.json with its input_size (see heliogen.evaluate.domain)")
+            raise HeliogenError(f"{path} lacks heliogen.json with its input_size (see heliogen.evaluate.features.domain)")
         return cls(module, meta.get("name", f"domain:{path.name}"), meta["input_size"], meta.get("range", (-1.0, 1.0)), device,
                    weights=str(path))
 

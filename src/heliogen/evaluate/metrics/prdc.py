@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..errors import HeliogenError
+from ...errors import HeliogenError
 from .fd import check_features
 
 __all__ = ["prdc", "knn_radii"]
