@@ -2,7 +2,7 @@
 
 A stored sample's header (:func:`sample_header`) carries its own helioprojective WCS: the
 store table records, per sample, the reference of the sample's grid (``crpix1/2``,
-``crval1/2``; see :func:`heliogen.data.sample.window_pointing`), so a magnetogram crop maps
+``crval1/2``; see :func:`heliogen.data.record.window_pointing`), so a magnetogram crop maps
 each pixel to the sky position of the source pixels it holds, wherever on the disk it was cut.
 
 A generated image has no observation of its own; its header (:func:`grid_header_from_store`)
@@ -44,7 +44,7 @@ def _num(value, default=np.nan) -> float:
 
 
 def header_from_fields(fields, kind: str, size: int) -> dict:
-    """The header (dict) of one stored sample from its table fields (a row, or ``Sample.fields``).
+    """The header (dict) of one stored sample from its table fields (a row, or ``Record.fields``).
 
     The WCS is the sample's own (its ``crpix``/``crval``; offsets only where it has none), the
     time and observer are its own. BUNIT is given for magnetograms only, whose stored values
