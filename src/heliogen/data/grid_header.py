@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kinds import KINDS
+
 __all__ = ["grid_header_from_store", "grid_map", "sample_header", "header_from_fields", "NO_POINTING_WCSNAME"]
 
-BUNIT = {"euv": "DN/s", "magnetogram": "Gauss", "granulation": ""}
 NO_POINTING_WCSNAME = "offsets from the image centre; no solar position"
 
 
@@ -126,7 +127,7 @@ def grid_header_from_store(store) -> dict:
         "INSTRUME": _mode(list(table["instrument"])) or "unknown",
         "DATE-OBS": times[len(times) // 2] if times else "2011-01-01T00:00:00",
         **_wcs_cards(med("cdelt", 1.0), size, ((size + 1) / 2, (size + 1) / 2), pointing or (np.nan, np.nan)),
-        "BUNIT": BUNIT.get(store.kind, ""),
+        "BUNIT": KINDS[store.kind].fits_bunit if store.kind in KINDS else "",
         "HGLN_OBS": med("hgln_obs", 0.0), "HGLT_OBS": med("hglt_obs", 0.0),
         "DSUN_OBS": med("dsun_obs", 1.495978707e11), "RSUN_OBS": med("rsun_obs", 959.6),
     }
