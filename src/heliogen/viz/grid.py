@@ -15,24 +15,11 @@ __all__ = ["plot_image_grid"]
 
 
 def plot_image_grid(
-    images: Sequence,
-    output,
-    *,
-    cols: int | None = None,
-    titles: Sequence[str] | None = None,
-    cmap="gray",
-    norm=None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    colorbar_label: str | None = None,
-    suptitle: str | None = None,
-    panel_size: tuple[float, float] = (2.2, 2.3),
-    figsize: tuple[float, float] | None = None,
-    layout: str | None = "constrained",
-    interpolation: str | None = None,
-    title_kw: dict | None = None,
-    suptitle_kw: dict | None = None,
-    dpi: float | None = 110,
+    images: Sequence, output, *, cols: int | None = None, titles: Sequence[str] | None = None, cmap="gray", norm=None,
+    vmin: float | None = None, vmax: float | None = None, colorbar_label: str | None = None, suptitle: str | None = None,
+    panel_size: tuple[float, float] = (2.2, 2.3), figsize: tuple[float, float] | None = None,
+    layout: str | None = "constrained", interpolation: str | None = None, title_kw: dict | None = None,
+    suptitle_kw: dict | None = None, dpi: float | None = 110,
 ) -> Path:
     """Save images as a grid of panels, row 0 of each image at the bottom (FITS order).
 
@@ -51,7 +38,6 @@ def plot_image_grid(
         One display normalisation for every panel, or one per panel. Else ``vmin``/``vmax``.
     colorbar_label : str, optional
         Add one colour bar for the grid with this label (needs one shared ``norm`` or range).
-    suptitle : str, optional
     panel_size : (float, float)
         Inches per panel; the figure is ``cols x rows`` panels, plus 0.8 in for a colour bar.
     figsize : (float, float), optional
@@ -60,7 +46,7 @@ def plot_image_grid(
     interpolation : str, optional
         ``imshow``'s; matplotlib's default when None.
     title_kw, suptitle_kw : dict, optional
-        Keywords of the panel titles (default ``fontsize=7``) and of the figure title.
+        Keywords of the panel titles (default ``fontsize=7``) and of the figure's ``suptitle``.
     dpi : float, optional
         Resolution of the saved file; the figure's own when None.
 
