@@ -8,7 +8,7 @@ from astropy.io import fits
 
 from heliogen.cli import main
 from heliogen.data.normalise import Normalisation
-from heliogen.data.sample import TABLE_COLUMNS
+from heliogen.data.record import TABLE_COLUMNS
 from heliogen.data.store import Store
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the shared 2-core machine: see conftest

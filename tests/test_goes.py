@@ -88,3 +88,26 @@ def test_goes_r_quality_flags_drop_samples(tmp_path):
     pd.DataFrame({"time": t, "xrsa": 1e-8, "xrsb": [1e-7, 1e-7, 5e-4, 1e-7, 1e-7], "xrsb_quality": [0, 0, 8, 0, 0]}).to_csv(path, index=False)
     xrs = read_xrs(path)
     assert len(xrs) == 4 and xrs["xrsb"].max() == pytest.approx(1e-7)  # the flagged X-class spike is gone
+
+
+def test_class_midpoint_is_the_middle_of_its_decade_in_log10():
+    import torch
+
+    from heliogen.data.goes import GOES_CLASSES, class_midpoint_flux, class_midpoint_log10_flux
+
+    expected = {"A": -7.5, "B": -6.5, "C": -5.5, "M": -4.5, "X": -3.5}
+    for letter, log10 in expected.items():
+        assert class_midpoint_log10_flux(letter) == log10
+        assert class_midpoint_flux(letter) == pytest.approx(10.0 ** log10, rel=1e-15)
+        assert goes_class(class_midpoint_flux(letter)) == letter  # the midpoint lies in its class
+        assert class_midpoint_log10_flux(GOES_CLASSES.index(letter)) == log10
+    assert class_midpoint_flux("B") == pytest.approx(3.1623e-7, rel=1e-4)
+    assert class_midpoint_log10_flux(" m2.5") == -4.5  # the number after the letter is not the midpoint's business
+    np.testing.assert_array_equal(class_midpoint_log10_flux(np.arange(5)), list(expected.values()))
+    idx = torch.arange(8) % len(GOES_CLASSES)
+    got = class_midpoint_log10_flux(idx)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    assert torch.equal(got, -8.0 + idx.float() + 0.5)  # what the diffusion trainer's grid conditions on
+    for bad in ("", "Q", "7"):
+        with pytest.raises(HeliogenError, match="unknown GOES class"):
+            class_midpoint_log10_flux(bad)

@@ -53,6 +53,9 @@ def _fail(message: str, code: int = 2):
 
 def main(argv=None):
     """Entry point: run the CLI and turn user errors into one line and exit code 2."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line writes figures to files and never opens a window
     try:
         code = cli.main(args=argv, prog_name="heliogen", standalone_mode=False)
     except click.exceptions.Abort:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from ..data.kinds import KINDS, kind_spec
 from ..errors import HeliogenError
 from .options import config_option
 
 log = logging.getLogger("heliogen")
 
-SYNTH_KINDS = ("euv", "magnetogram", "granulation", "goes")
-BUILD_KINDS = ("euv", "magnetogram", "granulation")
+BUILD_KINDS = tuple(KINDS)
+SYNTH_KINDS = (*BUILD_KINDS, "goes")
 
 
 @click.group()
@@ -69,7 +70,7 @@ def _read_crop_list(path):
 @click.option("--kind", type=click.Choice(BUILD_KINDS), required=True, help="Preprocessing to apply.")
 @click.option("--input", "inputs", multiple=True, required=True, help="Directory, glob or file; repeatable.")
 @click.option("--out", type=click.Path(), required=True, help="Store to create or resume (STORE.zarr).")
-@click.option("--size", type=click.IntRange(min=8, max=8192), default=None, help="Stored image side S (euv default 256; magnetogram default: crop or native).")
+@click.option("--size", type=click.IntRange(min=8, max=8192), default=None, help=f"Stored image side S (euv default {KINDS['euv'].default_size}, granulation {KINDS['granulation'].default_size}; magnetogram default: crop or native).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Preprocessing processes.")
 @click.option("--wavelength", type=float, default=None, help="euv: keep only this wavelength (Angstrom); others are skipped.")
 @click.option("--register/--no-register", default=True, show_default=True, help="euv: aiapy.calibrate.register for AIA level 1.")
@@ -92,11 +93,8 @@ def build(kind, inputs, out, size, workers, wavelength, register, degradation, d
 
     if kind != "magnetogram" and (crop or pairs or crop_list):
         raise HeliogenError("--crop, --crop-list and --pairs apply to --kind magnetogram only")
-    if kind == "euv" and size is None:
-        size = 256
-    if kind == "granulation" and size is None:
-        size = 128
-    options = {}
+    if size is None:
+        size = kind_spec(kind).default_size
     if kind == "euv":
         options = {"wavelength": wavelength, "register": register, "degradation": degradation, "degradation_table": degradation_table, "fov": fov}
     elif kind == "magnetogram":

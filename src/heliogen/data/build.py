@@ -10,7 +10,6 @@ again (they may have been fixed). Each skip is logged with its reason, kept in t
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import logging
 import multiprocessing as mp
@@ -24,30 +23,15 @@ from tqdm.auto import tqdm
 
 from ..errors import BadInput, HeliogenError
 from ..progress import bars_off
-from .euv import DEFAULT_FOV, preprocess_euv
 from .fitsio import read_map
-from .granulation import AUGMENTATIONS, preprocess_granulation
-from .magnetogram import preprocess_magnetogram
-from .normalise import Normalisation
+from .kinds import kind_spec
 from .store import Store
 
-__all__ = ["build_store", "BuildReport", "resolve_inputs", "KINDS"]
+__all__ = ["build_store", "BuildReport", "resolve_inputs"]
 
 log = logging.getLogger("heliogen.data")
 
-KINDS = ("euv", "magnetogram", "granulation")
 COMMIT_FILES, COMMIT_SECONDS = 16, 2.0  # commit after this many files or seconds, whichever first
-NORMALISATION = {
-    "euv": lambda: Normalisation("log_max", {}),
-    "magnetogram": lambda: Normalisation("linear", {"scale": 3000.0}),
-    "granulation": lambda: Normalisation("minmax", {}),
-}
-# Options that change what a row holds; a resumed build must use the same ones.
-IDENTITY_OPTIONS = {
-    "euv": ("wavelength", "register", "degradation", "fov"),
-    "magnetogram": ("crop", "crop_mode", "n_random", "pairs", "seed", "positions"),
-    "granulation": ("augmentations",),
-}
 
 
 @dataclass
@@ -96,54 +80,22 @@ def resolve_inputs(spec) -> list[Path]:
     return files
 
 
-def _file_seed(seed: int, source: str) -> int:
-    # Random crops depend on (seed, file name) only, so a resumed build repeats them.
-    digest = hashlib.sha256(f"{seed}:{Path(source).name}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 def _process(args):
     """Worker: read and preprocess one file; never raises for a bad input."""
     path, kind, size, options = args
     source = str(Path(path).resolve())  # one name per file, however the input was spelled
     try:
-        smap = read_map(path)
-        if kind == "euv":
-            samples = preprocess_euv(
-                smap, size, source, wavelength=options.get("wavelength"), register=options.get("register", True),
-                degradation=options.get("degradation", False), degradation_table=options.get("degradation_table"),
-                fov=options.get("fov") or DEFAULT_FOV,
-            )
-        elif kind == "magnetogram":
-            positions = options.get("positions") or {}
-            samples = preprocess_magnetogram(
-                smap, size, source, crop=options.get("crop"), crop_mode=options.get("crop_mode", "center"),
-                positions=positions.get(Path(source).name, positions.get("*", [])), n_random=options.get("n_random", 1),
-                pairs=options.get("pairs"), rng=np.random.default_rng(_file_seed(options.get("seed", 0), source)),
-            )
-        else:
-            samples = preprocess_granulation(smap, size, source, augmentations=options.get("augmentations", AUGMENTATIONS))
-        for s in samples:
+        records = kind_spec(kind).preprocess(read_map(path), size, source, options)
+        for s in records:
             if not np.isfinite(s.image).all():
                 raise BadInput("preprocessing produced non-finite values")
-        return source, samples, None
+        return source, records, None
     except BadInput as err:
         return source, None, err.reason
     except HeliogenError:
         raise
     except Exception as err:  # noqa: BLE001 - a broken file must not end the batch
         return source, None, f"unreadable ({type(err).__name__}: {err})"
-
-
-def _per_file(kind, options) -> int:
-    if kind == "granulation":
-        return len(options.get("augmentations", AUGMENTATIONS))
-    if kind == "magnetogram":
-        if options.get("crop") and options.get("crop_mode") == "random":
-            return int(options.get("n_random", 1))
-        if options.get("crop") and options.get("crop_mode") == "list":
-            return max((len(v) for v in (options.get("positions") or {}).values()), default=1)
-    return 1
 
 
 def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, progress: bool = True, **options) -> BuildReport:
@@ -160,16 +112,18 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
     workers : int
         Preprocessing processes.
     **options
-        Kind-specific: euv ``wavelength, register, degradation, degradation_table, fov``;
-        magnetogram ``crop, crop_mode, n_random, positions, pairs, seed``; granulation
-        ``augmentations``.
+        The kind's build options, :attr:`heliogen.data.kinds.KindSpec.options`: euv
+        ``wavelength, register, degradation, degradation_table, fov``; magnetogram ``crop,
+        crop_mode, n_random, positions, pairs, seed``; granulation ``augmentations``.
 
     Returns
     -------
     BuildReport
     """
-    if kind not in KINDS:
-        raise HeliogenError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    spec = kind_spec(kind)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise HeliogenError(f"{kind} takes no build option {unknown[0]!r}; it takes {', '.join(spec.options)}")
     if workers < 1:
         raise HeliogenError("--workers must be at least 1")
     files = resolve_inputs(inputs)
@@ -179,7 +133,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         size = int(options["crop"])
     if options.get("pairs") and size % options["pairs"]:
         raise HeliogenError(f"--size {size} is not divisible by --pairs {options['pairs']}")
-    identity = {k: options.get(k) for k in IDENTITY_OPTIONS[kind]}
+    identity = {k: options.get(k) for k in spec.identity_options}
     config = json.loads(json.dumps({"kind": kind, "size": size, **identity}))  # as stored in attrs
     out = Path(out)
 
@@ -192,7 +146,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         todo = [f for f in files if str(f.resolve()) not in done]
         report.already_done = len(files) - len(todo)
         skipped = dict(store.attrs.get("skipped", {}))
-        store.ensure_capacity(store.n + len(todo) * _per_file(kind, options))
+        store.ensure_capacity(store.n + len(todo) * spec.rows_per_file(options))
         norm = store.normalisation
         jobs = [(f, kind, size, options) for f in todo]
         results = pool.imap(_process, jobs) if pool else map(_process, jobs)
@@ -203,29 +157,29 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         def flush():
             # One write per column and one atomic commit for a batch of files.
             nonlocal n, last
-            samples = [s for batch in pending for s in batch]
-            if samples:
-                images = np.stack([s.image for s in samples])
-                lowres = np.stack([s.lowres for s in samples]) if samples[0].lowres is not None else None
-                store.ensure_capacity(n + len(samples))
-                store.write_rows(n, images, [s.fields for s in samples], lowres)
+            records = [s for batch in pending for s in batch]
+            if records:
+                images = np.stack([s.image for s in records])
+                lowres = np.stack([s.lowres for s in records]) if records[0].lowres is not None else None
+                store.ensure_capacity(n + len(records))
+                store.write_rows(n, images, [s.fields for s in records], lowres)
                 norm.update(images)
-                n += len(samples)
+                n += len(records)
             store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
             pending.clear()
             last = time.monotonic()
 
         try:
-            for source, samples, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=bars_off(progress)):
+            for source, records, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=bars_off(progress)):
                 if reason is not None:
                     log.warning("skip %s: %s", source, reason)
                     skipped[source] = reason
                     report.skipped[source] = reason
                 else:
                     skipped.pop(source, None)
-                    pending.append(samples)
+                    pending.append(records)
                     report.added_files += 1
-                    report.added_samples += len(samples)
+                    report.added_samples += len(records)
                 if len(pending) >= COMMIT_FILES or time.monotonic() - last > COMMIT_SECONDS:
                     flush()
         finally:
@@ -247,4 +201,5 @@ def _open_or_create(out: Path, kind, size, config, options) -> Store:
             raise HeliogenError(f"{out} was built with other options ({diff}); resume with the same options or choose a new --out")
         return store
     lowres = size // options["pairs"] if options.get("pairs") else None
-    return Store.create(out, kind, size, channels=1, config=config, normalisation=NORMALISATION[kind](), lowres_size=lowres)
+    return Store.create(out, kind, size, channels=1, config=config, normalisation=kind_spec(kind).default_normalisation(),
+                        lowres_size=lowres)

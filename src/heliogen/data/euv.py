@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import BadInput, HeliogenError
 from .resample import area_resample
-from .sample import Sample, map_fields
+from .record import Record, map_fields
 
 __all__ = ["preprocess_euv", "AIA_PLATE_SCALE", "DEFAULT_FOV"]
 
@@ -59,7 +59,7 @@ def preprocess_euv(
     degradation: bool = False,
     degradation_table=None,
     fov: float = DEFAULT_FOV,
-) -> list[Sample]:
+) -> list[Record]:
     """Preprocess one EUV full-disk map into a stored sample (ln DN/s on an S x S grid).
 
     Parameters
@@ -81,7 +81,7 @@ def preprocess_euv(
 
     Returns
     -------
-    list of Sample
+    list of Record
         One sample, image shape (1, S, S), float32.
 
     Raises
@@ -134,7 +134,7 @@ def preprocess_euv(
     fields["cdelt"] = fov / size
     # the grid is disk centred by construction: its centre is the disk centre (0", 0")
     fields.update(crpix1=(size + 1) / 2, crpix2=(size + 1) / 2, crval1=0.0, crval2=0.0)
-    return [Sample(image=stored[None], fields=fields)]
+    return [Record(image=stored[None], fields=fields)]
 
 
 def _already_registered(smap) -> bool:

@@ -14,10 +14,12 @@ import numpy as np
 
 from ..errors import BadInput, HeliogenError
 
-__all__ = ["GOES_CLASSES", "goes_class", "class_to_flux", "flux_to_class", "read_xrs", "read_flare_list", "peak_flux"]
+__all__ = ["GOES_CLASSES", "goes_class", "class_to_flux", "flux_to_class", "class_midpoint_log10_flux",
+           "class_midpoint_flux", "read_xrs", "read_flare_list", "peak_flux"]
 
 GOES_CLASSES = ("A", "B", "C", "M", "X")
 _EDGES = np.array([1e-7, 1e-6, 1e-5, 1e-4])  # W/m^2, lower edges of B, C, M, X
+_LOG10_A = -8.0  # log10 W/m^2 where the A decade starts; each later class starts one decade up
 
 
 def goes_class(flux) -> np.ndarray | str:
@@ -33,7 +35,7 @@ def class_to_flux(label: str) -> float:
     label = str(label).strip().upper()
     if not label or label[0] not in GOES_CLASSES:
         raise HeliogenError(f"unknown GOES class {label!r}; use A, B, C, M or X with an optional number")
-    base = 10.0 ** (-8 + GOES_CLASSES.index(label[0]))
+    base = 10.0 ** (_LOG10_A + GOES_CLASSES.index(label[0]))
     try:
         return base * (float(label[1:]) if label[1:] else 1.0)
     except ValueError:
@@ -46,8 +48,32 @@ def flux_to_class(flux: float) -> str:
     letter = goes_class(float(flux))
     if not letter:
         raise HeliogenError(f"no GOES class for flux {flux!r}")
-    mantissa = float(flux) / 10.0 ** (-8 + GOES_CLASSES.index(letter))
+    mantissa = float(flux) / 10.0 ** (_LOG10_A + GOES_CLASSES.index(letter))
     return f"{letter}{np.floor(mantissa * 10.0 + 1e-9) / 10.0:.1f}"
+
+
+def class_midpoint_log10_flux(label):
+    """log10 of the flux (W/m^2) in the middle of a class's decade: A -7.5, B -6.5, C -5.5,
+    M -4.5, X -3.5. A class given without a flux stands for this value.
+
+    Parameters
+    ----------
+    label : str, int or integer array (numpy or torch)
+        A class letter (a number after it is ignored: ``"M2.5"`` is M), or class indices into
+        :data:`GOES_CLASSES`; arrays come back as arrays of the same library.
+    """
+    if isinstance(label, str):
+        letter = label.strip().upper()[:1]
+        if letter not in GOES_CLASSES:
+            raise HeliogenError(f"unknown GOES class {label!r}; use A, B, C, M or X")
+        label = GOES_CLASSES.index(letter)
+    return _LOG10_A + label + 0.5
+
+
+def class_midpoint_flux(label: str) -> float:
+    """The flux (W/m^2) in the middle of a class's decade in log10, ``10 ** (log10 floor + 0.5)``:
+    B gives 10**-6.5 = 3.16e-7 (:func:`class_midpoint_log10_flux`)."""
+    return float(10.0 ** class_midpoint_log10_flux(label))
 
 
 def read_xrs(path) -> "pandas.DataFrame":

@@ -23,7 +23,7 @@ from scipy import ndimage
 
 from ..errors import BadInput
 from .resample import area_resample
-from .sample import NO_POINTING, Sample, map_fields, window_pointing
+from .record import NO_POINTING, Record, map_fields, window_pointing
 
 __all__ = ["preprocess_granulation", "AUGMENTATIONS", "augment"]
 
@@ -50,7 +50,7 @@ def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     return image[y0 : y0 + side, x0 : x0 + side]
 
 
-def preprocess_granulation(smap, size: int, source: str = "", augmentations=AUGMENTATIONS) -> list[Sample]:
+def preprocess_granulation(smap, size: int, source: str = "", augmentations=AUGMENTATIONS) -> list[Record]:
     """Ten augmented tiles of size ``size x size`` from one granulation image.
 
     Parameters
@@ -64,7 +64,7 @@ def preprocess_granulation(smap, size: int, source: str = "", augmentations=AUGM
 
     Returns
     -------
-    list of Sample
+    list of Record
         Images (1, S, S), intensity over the image mean, float32.
     """
     data = np.asarray(smap.data, dtype=np.float64)
@@ -87,5 +87,5 @@ def preprocess_granulation(smap, size: int, source: str = "", augmentations=AUGM
         # rotated tiles claim no pointing rather than a false one
         pointing = window_pointing(smap, (nx - side) // 2, (ny - side) // 2, side, size) if name == "identity" else NO_POINTING
         fields = dict(base, augment=name, cdelt=base["cdelt"] * side / size, **pointing)
-        samples.append(Sample(image=tile.astype(np.float32)[None], fields=fields))
+        samples.append(Record(image=tile.astype(np.float32)[None], fields=fields))
     return samples

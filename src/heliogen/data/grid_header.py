@@ -2,7 +2,7 @@
 
 A stored sample's header (:func:`sample_header`) carries its own helioprojective WCS: the
 store table records, per sample, the reference of the sample's grid (``crpix1/2``,
-``crval1/2``; see :func:`heliogen.data.sample.window_pointing`), so a magnetogram crop maps
+``crval1/2``; see :func:`heliogen.data.record.window_pointing`), so a magnetogram crop maps
 each pixel to the sky position of the source pixels it holds, wherever on the disk it was cut.
 
 A generated image has no observation of its own; its header (:func:`grid_header_from_store`)
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kinds import KINDS
+
 __all__ = ["grid_header_from_store", "grid_map", "sample_header", "header_from_fields", "NO_POINTING_WCSNAME"]
 
-BUNIT = {"euv": "DN/s", "magnetogram": "Gauss", "granulation": ""}
 NO_POINTING_WCSNAME = "offsets from the image centre; no solar position"
 
 
@@ -44,7 +45,7 @@ def _num(value, default=np.nan) -> float:
 
 
 def header_from_fields(fields, kind: str, size: int) -> dict:
-    """The header (dict) of one stored sample from its table fields (a row, or ``Sample.fields``).
+    """The header (dict) of one stored sample from its table fields (a row, or ``Record.fields``).
 
     The WCS is the sample's own (its ``crpix``/``crval``; offsets only where it has none), the
     time and observer are its own. BUNIT is given for magnetograms only, whose stored values
@@ -126,7 +127,7 @@ def grid_header_from_store(store) -> dict:
         "INSTRUME": _mode(list(table["instrument"])) or "unknown",
         "DATE-OBS": times[len(times) // 2] if times else "2011-01-01T00:00:00",
         **_wcs_cards(med("cdelt", 1.0), size, ((size + 1) / 2, (size + 1) / 2), pointing or (np.nan, np.nan)),
-        "BUNIT": BUNIT.get(store.kind, ""),
+        "BUNIT": KINDS[store.kind].fits_bunit if store.kind in KINDS else "",
         "HGLN_OBS": med("hgln_obs", 0.0), "HGLT_OBS": med("hglt_obs", 0.0),
         "DSUN_OBS": med("dsun_obs", 1.495978707e11), "RSUN_OBS": med("rsun_obs", 959.6),
     }

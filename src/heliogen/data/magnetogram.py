@@ -20,7 +20,7 @@ from scipy import ndimage
 from ..errors import BadInput, HeliogenError
 from .euv import _rotation_deg
 from .resample import area_resample, block_mean
-from .sample import Sample, map_fields, window_pointing
+from .record import Record, map_fields, window_pointing
 
 __all__ = ["preprocess_magnetogram", "strongest_region_pixel", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
 
@@ -80,7 +80,7 @@ def preprocess_magnetogram(
     n_random: int = 1,
     pairs: int | None = None,
     rng: np.random.Generator | None = None,
-) -> list[Sample]:
+) -> list[Record]:
     """Preprocess one magnetogram into stored samples (Gauss, NaN set to 0).
 
     Parameters
@@ -103,7 +103,7 @@ def preprocess_magnetogram(
 
     Returns
     -------
-    list of Sample
+    list of Record
         One per crop (or one for the whole image); images (1, S, S) float32.
     """
     from .fitsio import require_keywords
@@ -146,5 +146,5 @@ def preprocess_magnetogram(
         # the stored grid's own WCS reference: its pixels map to the sky where their source pixels do
         pointing = window_pointing(smap, max(x0, 0), max(y0, 0), window.shape[0], side)
         fields = dict(base, crop_x=x0, crop_y=y0, cdelt=native * window.shape[0] / side, **pointing)
-        samples.append(Sample(image=image.astype(np.float32)[None], fields=fields, lowres=lowres))
+        samples.append(Record(image=image.astype(np.float32)[None], fields=fields, lowres=lowres))
     return samples

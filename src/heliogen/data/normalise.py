@@ -26,6 +26,8 @@ from ..errors import HeliogenError
 __all__ = ["Normalisation"]
 
 KINDS = ("log_max", "linear", "minmax")
+# Model-space range of each normalisation: log_max maps ln I in [0, max] to [0, 1]; the others to [-1, 1].
+DATA_RANGE = {"log_max": (0.0, 1.0), "linear": (-1.0, 1.0), "minmax": (-1.0, 1.0)}
 
 
 @dataclass
@@ -77,14 +79,32 @@ class Normalisation:
         lo, hi = self.params["lo"], self.params["hi"]
         return (model + 1.0) * (hi - lo) / 2.0 + lo
 
+    def stored_from_physical(self, physical: np.ndarray) -> np.ndarray:
+        """Physical units to stored values, with the preprocessing's clips (EUV ``I >= 1``,
+        magnetograms ``|B| <= scale``); :meth:`physical` inverts it inside those clips."""
+        p = np.asarray(physical, dtype=np.float64)
+        if self.kind == "log_max":
+            return np.log(np.clip(p, 1.0, None))
+        if self.kind == "linear":
+            return np.clip(p, -self.params["scale"], self.params["scale"])
+        return p
+
     def physical(self, model: np.ndarray) -> np.ndarray:
         """Model space to physical units (DN/s for EUV, G for magnetograms, I/<I>)."""
         stored = self.inverse(model)
         return np.exp(stored) if self.kind == "log_max" else stored
 
     @property
+    def data_range(self) -> tuple[float, float]:
+        """The model-space range (lo, hi): [0, 1] for ``log_max``, [-1, 1] otherwise."""
+        return DATA_RANGE[self.kind]
+
+    @property
     def unit(self) -> str:
-        return {"log_max": "DN/s", "linear": "G", "minmax": ""}[self.kind]
+        """Unit of :meth:`physical`'s values, from the image kind this normalisation serves."""
+        from .kinds import kind_of_normalisation
+
+        return kind_of_normalisation(self.kind).unit
 
     def to_dict(self) -> dict:
         return asdict(self)

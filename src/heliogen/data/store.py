@@ -27,7 +27,7 @@ import numpy as np
 from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 from .normalise import Normalisation
-from .sample import TABLE_COLUMNS
+from .record import TABLE_COLUMNS
 
 __all__ = ["Store", "open_store", "STORE_FORMAT"]
 

@@ -170,13 +170,10 @@ class PreviewAccumulator:
 
     def save(self, path, title: str | None = None) -> Path:
         """Grey-scale PNG, 0.5-99.5 percentile stretch, row 0 at the top as in the arrays."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.image import imsave
 
         path = check_writable(path)
         img = self.image()
         lo, hi = np.percentile(img, [0.5, 99.5])
-        plt.imsave(str(path), img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
+        imsave(str(path), img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
         return path

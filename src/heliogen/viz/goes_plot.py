@@ -6,18 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .figures import save_figure
+
 __all__ = ["plot_goes_labels"]
 
 
 def plot_goes_labels(xrs, times, classes, output) -> Path:
     """Plot XRS-A/B (log scale, class bands) and mark each image time with its class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(10, 3.2), constrained_layout=True)
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    ax = fig.subplots()
     ax.semilogy(xrs.index, xrs["xrsb"], lw=0.8, color="tab:red", label="XRS-B 1-8 A")
     ax.semilogy(xrs.index, xrs["xrsa"], lw=0.6, color="tab:blue", label="XRS-A 0.5-4 A")
     for edge, letter in zip([1e-8, 1e-7, 1e-6, 1e-5, 1e-4], "ABCMX"):
@@ -31,7 +31,4 @@ def plot_goes_labels(xrs, times, classes, output) -> Path:
     ax.set_ylim(1e-9, max(ymax * 4, 1e-3))
     ax.set_ylabel("flux (W/m$^2$)")
     ax.legend(loc="lower right", fontsize=7)
-    output = Path(output)
-    fig.savefig(output, dpi=110)
-    plt.close(fig)
-    return output
+    return save_figure(fig, output, tight=False, dpi=110)

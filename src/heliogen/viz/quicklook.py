@@ -6,15 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.kinds import KINDS
 from ..errors import HeliogenError
+from .colormaps import colormap_for, norm_for
+from .grid import plot_image_grid
 
 __all__ = ["plot_grid", "plot_store_grid"]
 
-UNITS = {"euv": "DN/s", "magnetogram": "G", "granulation": "I/<I>"}
-
 
 def plot_grid(images: np.ndarray, kind: str, output, titles=None, wavelength=None, instrument: str = "", suptitle: str | None = None) -> Path:
-    """Save a grid of physical-unit images (k, S, S) with one colour bar.
+    """Save a grid of physical-unit images (k, S, S) with one colour bar in the kind's unit.
 
     Parameters
     ----------
@@ -23,41 +24,16 @@ def plot_grid(images: np.ndarray, kind: str, output, titles=None, wavelength=Non
     output : path
         PNG file.
     titles : list of str, optional
+    wavelength, instrument : optional
+        Choose the EUV channel's colormap.
+    suptitle : str, optional
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .colormaps import colormap_for, norm_for
-
     images = np.asarray(images)
-    k = len(images)
-    if k == 0:
+    if len(images) == 0:
         raise HeliogenError("no images to plot")
-    cols = int(np.ceil(np.sqrt(k)))
-    rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.8, 2.3 * rows), squeeze=False, constrained_layout=True)
-    cmap, norm = colormap_for(kind, wavelength, instrument), norm_for(kind, images)
-    im = None
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i < k:
-            im = ax.imshow(images[i], origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
-            if titles is not None:
-                ax.set_title(titles[i], fontsize=7)
-    fig.colorbar(im, ax=axes, shrink=0.8, label=UNITS.get(kind, ""))
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    output = Path(output)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output, dpi=110)
-    except OSError as err:
-        raise HeliogenError(f"cannot write {output}: {err.strerror or err}") from None
-    finally:
-        plt.close(fig)
-    return output
+    return plot_image_grid(images, output, titles=titles, cmap=colormap_for(kind, wavelength, instrument),
+                           norm=norm_for(kind, images), colorbar_label=KINDS[kind].unit if kind in KINDS else "",
+                           suptitle=suptitle, suptitle_kw={"fontsize": 9}, interpolation="nearest")
 
 
 def plot_store_grid(store, n: int = 16, output="grid.png", seed: int = 0) -> Path:

@@ -1,4 +1,4 @@
-"""One preprocessed sample: the image(s) a store row holds and its table fields."""
+"""A store record: the image(s) one store row holds and its table fields, as preprocessing makes them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Sample", "map_fields", "window_pointing", "TABLE_COLUMNS", "NO_POINTING"]
+__all__ = ["Record", "map_fields", "window_pointing", "TABLE_COLUMNS", "NO_POINTING"]
 
 # The per-sample table of a store: column name -> numpy dtype ("str" is variable-length).
 TABLE_COLUMNS = {
@@ -39,7 +39,7 @@ NO_POINTING = {"crpix1": np.nan, "crpix2": np.nan, "crval1": np.nan, "crval2": n
 
 
 @dataclass
-class Sample:
+class Record:
     """A stored image (C, S, S) in float32, an optional low-resolution twin, and its fields."""
 
     image: np.ndarray
