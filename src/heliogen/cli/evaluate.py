@@ -47,13 +47,11 @@ def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_ui
         return
     if real is None or fake is None:
         raise click.UsageError("give --real and --fake (or a subcommand: pairs, uncertainty, classify, rank, human)")
+    from ..device import resolve_device
     from ..errors import HeliogenError
     from ..evaluate.commands.distribution import evaluate_distribution
 
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     try:
         sizes = tuple(int(s) for s in patch_sizes.split(",") if s.strip())
     except ValueError:

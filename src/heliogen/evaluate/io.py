@@ -24,20 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.kinds import KINDS, fit_normalisation
 from ..data.normalise import Normalisation
 from ..errors import BadInput, HeliogenError
 
-__all__ = ["ImageSet", "load_images", "load_pair", "fits_files", "physical_to_model", "model_range"]
+__all__ = ["ImageSet", "load_images", "load_pair", "fits_files", "physical_to_model"]
 
 log = logging.getLogger("heliogen")
 
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fts", "*.fit", "*.fits.fz")
-_DEFAULT_NORM = {"euv": "log_max", "magnetogram": "linear", "granulation": "minmax"}
-
-
-def model_range(norm: Normalisation) -> tuple[float, float]:
-    """The model-space range of a normalisation: [0, 1] for log_max, [-1, 1] otherwise."""
-    return (0.0, 1.0) if norm.kind == "log_max" else (-1.0, 1.0)
 
 
 @dataclass
@@ -69,7 +64,7 @@ class ImageSet:
 
     @property
     def value_range(self) -> tuple[float, float]:
-        return model_range(self.normalisation)
+        return self.normalisation.data_range
 
     def unit(self) -> np.ndarray:
         """Images mapped to [0, 1] (the feature extractors' input), clipped."""
@@ -114,13 +109,7 @@ def _guess_kind(header: dict) -> str:
 def physical_to_model(physical: np.ndarray, norm: Normalisation) -> np.ndarray:
     """Physical units to model space (the inverse of ``Normalisation.physical``, with the
     preprocessing clips: EUV I >= 1, magnetograms |B| <= scale)."""
-    p = np.asarray(physical, dtype=np.float64)
-    if norm.kind == "log_max":
-        return norm.forward(np.log(np.clip(p, 1.0, None)))
-    if norm.kind == "linear":
-        s = norm.params["scale"]
-        return norm.forward(np.clip(p, -s, s))
-    return norm.forward(p)
+    return norm.forward(norm.stored_from_physical(physical))
 
 
 def _read_fits_dir(folder, n, seed):
@@ -191,17 +180,9 @@ def load_images(path, n: int | None = None, normalisation: Normalisation | None 
         raise HeliogenError(f"{path} is neither a heliogen store nor a directory of FITS files")
     phys, headers, names = _read_fits_dir(path, n, seed)
     kind = kind or _guess_kind(headers[0])
-    if kind not in _DEFAULT_NORM:
-        raise HeliogenError(f"unknown image kind {kind!r}; choose euv, magnetogram or granulation")
-    norm = normalisation
-    if norm is None:
-        finite = phys[np.isfinite(phys)]
-        if kind == "euv":
-            norm = Normalisation("log_max", {"max": float(np.log(np.clip(finite, 1.0, None)).max())})
-        elif kind == "magnetogram":
-            norm = Normalisation("linear", {"scale": 3000.0})
-        else:
-            norm = Normalisation("minmax", {"lo": float(finite.min()), "hi": float(finite.max())})
+    if kind not in KINDS:
+        raise HeliogenError(f"unknown image kind {kind!r}; choose {', '.join(KINDS)}")
+    norm = normalisation if normalisation is not None else fit_normalisation(kind, phys[np.isfinite(phys)])
     images = physical_to_model(np.nan_to_num(phys, nan=0.0 if kind != "euv" else 1.0), norm)
     return ImageSet(images.astype(np.float32), norm, kind, str(path), headers, names)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..viz.figures import save_figure
 from ..viz.report import Report
 from .schema import flatten_metrics
 
@@ -18,18 +17,20 @@ def metrics_rows(doc: dict) -> list[dict]:
 
 
 def _grid(images: dict, path: Path, n: int = 8) -> Path:
-    from matplotlib.figure import Figure
+    """One row of up to ``n`` images per set, each set on its own model-space range."""
+    from matplotlib.colors import Normalize
 
-    fig = Figure(figsize=(n * 1.2, len(images) * 1.3), dpi=100)
-    axes = fig.subplots(len(images), n, squeeze=False)
-    for row, (label, s) in zip(axes, images.items()):
+    from ..viz.grid import plot_image_grid
+
+    panels, titles, norms = [], [], []
+    for label, s in images.items():
         lo, hi = s.value_range
-        for j, ax in enumerate(row):
-            ax.axis("off")
-            if j < s.n:
-                ax.imshow(s.images[j, 0], origin="lower", cmap="gray", vmin=lo, vmax=hi)
-        row[0].set_title(label, fontsize=8, loc="left")
-    return save_figure(fig, path)
+        for j in range(n):
+            panels.append(s.images[j, 0] if j < s.n else None)
+            titles.append(label if j == 0 else "")
+            norms.append(Normalize(lo, hi))
+    return plot_image_grid(panels, path, cols=n, titles=titles, norm=norms, panel_size=(1.2, 1.3), layout="tight",
+                           title_kw={"fontsize": 8, "loc": "left"}, dpi=None)
 
 
 def write_report(doc: dict, path, images: dict | None = None, figures_dir=None, title: str | None = None) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...device import resolve_device
 from ...errors import HeliogenError
 from ..metrics.classifier import (ARCHS, augmentation_experiment, classifier_factory, parse_classes, per_class_scores, predict,
                                   train_classifier)
@@ -234,7 +235,6 @@ def _augmentation(r: _RealSplits, g: _GeneratedSet, classes, augment, model, **t
 def _document(real: Path, store, r: _RealSplits, g: _GeneratedSet, classes, settings: dict, arch: str, n_params: int,
               device: str) -> dict:
     """The metrics document around the scores: inputs, counts, model space and classifier."""
-    from ..io import model_range
     from ..schema import new_document
 
     doc = new_document("classifier", settings)
@@ -247,7 +247,7 @@ def _document(real: Path, store, r: _RealSplits, g: _GeneratedSet, classes, sett
     doc["fake"] = {**g.images.describe(), "n_used": len(g.x), "class_source": g.class_source,
                    "counts": _counts(g.letters, classes), "left_out": g.skipped}
     norm = store.normalisation
-    lo, hi = model_range(norm)
+    lo, hi = norm.data_range
     doc["model_space"] = {"normalisation": norm.to_dict(), "range": [lo, hi], "classifier_input": "model space, (N, C, H, W)"}
     doc["classifier"] = {"arch": arch, "name": "SmallCNN (3 conv-BN-ReLU-pool blocks, width 16)" if arch == "cnn"
                          else "timm deit_tiny_patch16_224, random init", "parameters": n_params, "device": device}
@@ -289,15 +289,12 @@ def evaluate_classifier(real, fake, classes=None, augment=(), arch: str = "cnn",
         per-class accuracy, their difference and the images added; ``predictions`` the true
         and predicted class indices behind every score.
     """
-    import torch
-
     from ...atomic import write_text_atomic
     from ...data.splits import split_by_time
     from ..schema import _clean
 
     real, fake = Path(real), Path(fake)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     store = _check_options(real, test_split, arch, epochs, batch_size)
     make_model = classifier_factory(arch, store.size)  # a missing timm fails before any training
 
