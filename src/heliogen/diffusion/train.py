@@ -56,7 +56,8 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
     out = Path(out)
     sched_cfg = scheduler_config(dset.timesteps, dset.schedule, dset.prediction)
     torch.manual_seed(settings.seed)
-    model = SolarDiffusionModel(unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), dset.cond)
+    # keyword arguments: diffusers records positional ones as "defaults", which from_config(model.config) drops
+    model = SolarDiffusionModel(unet=unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), cond=dset.cond)
     data_info = describe_store(store, data)
     if is_main_process():
         create_run(out, "diffusion", {"model": model}, data_info, {"data": str(data), "out": str(out), **asdict(dset), **asdict(settings)},

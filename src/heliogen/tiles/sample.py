@@ -31,12 +31,18 @@ def tile_generator(run, checkpoint=None, ema: bool | None = None, device="cpu"):
     raise HeliogenError(f"{run.path} is a {run.kind} run, not a tile GAN or tile VAE run")
 
 
+EVAL_BATCH = 8  # the network's fixed micro-batch (padded), so a tile's numerics never depend on --batch
+
+
 @torch.no_grad()
 def _tiles(g, seeds, batch: int, device) -> np.ndarray:
     out = []
     for i in range(0, len(seeds), batch):
         z = torch.cat([torch.randn(1, g.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds[i:i + batch]])
-        out.append(g(z.to(device)).float().cpu()[:, 0])
+        for j in range(0, len(z), EVAL_BATCH):
+            chunk = z[j:j + EVAL_BATCH]
+            padded = torch.cat([chunk, chunk[:1].expand(EVAL_BATCH - len(chunk), -1)])
+            out.append(g(padded.to(device)).float().cpu()[: len(chunk), 0])
     return torch.cat(out).numpy()
 
 

@@ -45,8 +45,8 @@ def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> 
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    G = TileGenerator(gset.latent_dim, store.size, gset.width, gset.taper_from)
-    D = TileDiscriminator(store.size, gset.width, gset.taper_from)
+    G = TileGenerator(latent_dim=gset.latent_dim, size=store.size, width=gset.width, taper_from=gset.taper_from)
+    D = TileDiscriminator(size=store.size, width=gset.width, taper_from=gset.taper_from)
     if is_main_process():
         create_run(out, "tilegan", {"G": G, "D": D}, tile_data(store, data),
                    {"model": "tilegan", "data": str(data), "out": str(out), **asdict(gset), **asdict(settings)}, ema=["G"])

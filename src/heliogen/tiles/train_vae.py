@@ -38,7 +38,7 @@ def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> 
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    vae = TileVAE(store.size, vset.width, vset.hidden, vset.latent_dim)
+    vae = TileVAE(size=store.size, width=vset.width, hidden=vset.hidden, latent_dim=vset.latent_dim)
     if is_main_process():
         create_run(out, "tilevae", {"vae": vae}, tile_data(store, data),
                    {"model": "tilevae", "data": str(data), "out": str(out), **asdict(vset), **asdict(settings)}, ema=["vae"])

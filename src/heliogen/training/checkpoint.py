@@ -35,7 +35,7 @@ import torch
 from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "save_module", "list_checkpoints",
+__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "save_module", "load_saved_module", "list_checkpoints",
            "load_module_weights", "module_weights_path", "STEP_DIR", "ABANDONED", "WEIGHTS_NAME"]
 
 log = logging.getLogger("heliogen")
@@ -173,6 +173,23 @@ def module_weights_path(checkpoint, name: str) -> Path:
 def load_weights(checkpoint, name: str) -> dict:
     """A module's weights from a checkpoint, with a clear error for missing or corrupt files."""
     return load_module_weights(module_weights_path(checkpoint, name), checkpoint=checkpoint)[0]
+
+
+def load_saved_module(module, folder):
+    """Load a :func:`save_module` folder into ``module`` (built by the caller) and return it.
+
+    A trainable-only save fills the trainable parameters and leaves the rest (the frozen base
+    the caller built) as they are; every trainable parameter must be in the file.
+    """
+    weights, partial = load_module_weights(Path(folder) / WEIGHTS_NAME)
+    try:
+        result = module.load_state_dict(weights, strict=not partial)
+    except RuntimeError as err:
+        raise HeliogenError(f"{folder} does not fit the model ({str(err).splitlines()[0]})") from None
+    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
+    if partial and (set(result.missing_keys) & trainable or result.unexpected_keys):
+        raise HeliogenError(f"{folder} does not fit the model: its trainable parameters differ")
+    return module
 
 
 def load_module_weights(path, checkpoint=None) -> tuple[dict, bool]:
