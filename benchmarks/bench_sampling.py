@@ -76,12 +76,13 @@ def main():
     args = parser.parse_args()
 
     from heliogen.data.store import open_store
-    from heliogen.diffusion.run import load_run, to_model_space
+    from heliogen.training.rundir import open_run, to_model_space
     from heliogen.diffusion.sampling import sample_images
     from heliogen.evaluate.metrics.fd import fd_from_features
 
     work, run_dir = prepare(args.train_steps)
-    run = load_run(run_dir)
+    run = open_run(run_dir)
+    model = run.load_module("model")
     held = open_store(work / "held.zarr")
     real = to_model_space(held.normalisation.forward(held.images().astype(np.float64)), run.data["data_range"])
     real_f = features(real)
@@ -96,7 +97,7 @@ def main():
         for k in range(SEED_SETS):
             seeds = range(100_000 * (k + 1), 100_000 * (k + 1) + N_SAMPLES)
             t0 = time.perf_counter()
-            x = sample_images(run.model, run.scheduler_config, sampler, steps, seeds, run.shape, batch=N_SAMPLES, eval_batch=64, progress=False)
+            x = sample_images(model, run.extras["scheduler"], sampler, steps, seeds, run.shape, batch=N_SAMPLES, eval_batch=64, progress=False)
             rate.append(N_SAMPLES / (time.perf_counter() - t0))
             fds.append(fd_from_features(real_f, features(x)))
         row = {"sampler": sampler, "steps": steps, "nfe": steps, "fd_mean": float(np.mean(fds)), "fd_std": float(np.std(fds, ddof=1)),

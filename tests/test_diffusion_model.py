@@ -64,13 +64,14 @@ def test_presets_and_attention_levels():
 @pytest.mark.parametrize("preset,size", [("tiny", 32), ("adm-64", 64)])
 def test_models_build_and_keep_shape(preset, size):
     torch.manual_seed(0)
-    m = SolarDiffusionModel(unet_config(preset, size, 1, conditioned=True), "class+flux").eval()
+    m = SolarDiffusionModel(unet=unet_config(preset, size, 1, conditioned=True), cond="class+flux").eval()
     x = torch.randn(2, 1, size, size)
     with torch.no_grad():
         y = m(x, torch.tensor([10, 900]), class_index=torch.tensor([0, 4]), log10_flux=torch.tensor([-7.5, -3.5]))
     assert y.shape == x.shape and torch.isfinite(y).all()
-    rebuilt = SolarDiffusionModel(**m.config())
+    rebuilt = SolarDiffusionModel.from_config(m.config)
     rebuilt.load_state_dict(m.state_dict())
+    assert dict(rebuilt.config)["cond"] == "class+flux" and rebuilt.unet.config.sample_size == size
 
 
 def test_condition_encoder_null_and_classes():

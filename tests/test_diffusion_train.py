@@ -7,17 +7,16 @@ import signal
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from heliogen.cli import main
 from heliogen.data.build import build_store
 from heliogen.data.labels import attach_labels
 from heliogen.diffusion.generate import conditions_for, generate
-from heliogen.diffusion.run import load_run
 from heliogen.diffusion.sampling import sample_images
 from heliogen.diffusion.train import DiffusionSettings, train_diffusion
 from heliogen.errors import HeliogenError
-from heliogen.training.checkpoint import latest_checkpoint
+from heliogen.training.checkpoint import latest_checkpoint, load_weights
+from heliogen.training.rundir import open_run
 from heliogen.training.trainer import TrainSettings
 
 
@@ -41,7 +40,7 @@ def settings(**kw):
 
 
 def weights(run, name="model"):
-    return load_file(str(latest_checkpoint(run) / f"{name}.safetensors"))
+    return load_weights(latest_checkpoint(run), name)
 
 
 def test_loss_goes_down_on_a_fixed_batch(stores, tmp_path):
@@ -112,14 +111,15 @@ def class_run(stores, tmp_path_factory):
 
 @pytest.mark.parametrize("sampler,steps", [("ddpm", 8), ("ddim", 5), ("dpmpp", 5)])
 def test_sampling_is_batch_size_independent_to_the_bit(class_run, sampler, steps):
-    run = load_run(class_run)
+    run = open_run(class_run)
+    model, sched = run.load_module("model"), run.extras["scheduler"]
     cond = {"class_index": torch.tensor([0, 1, 2, 3, 4, 3, 2])}
     kw = dict(cond=cond, guidance=2.0, progress=False)
-    a = sample_images(run.model, run.scheduler_config, sampler, steps, range(10, 17), run.shape, batch=7, **kw)
-    b = sample_images(run.model, run.scheduler_config, sampler, steps, range(10, 17), run.shape, batch=2, **kw)
-    c = sample_images(run.model, run.scheduler_config, sampler, steps, range(10, 17), run.shape, batch=1, **kw)
+    a = sample_images(model, sched, sampler, steps, range(10, 17), run.shape, batch=7, **kw)
+    b = sample_images(model, sched, sampler, steps, range(10, 17), run.shape, batch=2, **kw)
+    c = sample_images(model, sched, sampler, steps, range(10, 17), run.shape, batch=1, **kw)
     assert np.array_equal(a, b) and np.array_equal(a, c)
-    d = sample_images(run.model, run.scheduler_config, sampler, steps, [10, 99], run.shape, cond={"class_index": torch.tensor([0, 0])}, guidance=2.0, progress=False)
+    d = sample_images(model, sched, sampler, steps, [10, 99], run.shape, cond={"class_index": torch.tensor([0, 0])}, guidance=2.0, progress=False)
     assert np.array_equal(d[0], a[0]) and not np.array_equal(d[1], a[1])  # image k depends on its seed only
 
 
@@ -172,7 +172,7 @@ def test_cli_errors(stores, class_run, tmp_path, capsys):
     code, err = _cli(["sample", str(empty), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "not a heliogen run" in err
     ckpt = latest_checkpoint(plain)
-    (ckpt / "model_ema.safetensors").write_bytes(b"garbage")
+    (ckpt / "model_ema" / "diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
     code, err = _cli(["sample", str(plain), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
     code, err = _cli(["train", "diffusion", "--data", str(stores / "plain.zarr"), "--out", str(tmp_path / "x"), "--cond", "class"], capsys)

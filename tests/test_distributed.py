@@ -45,7 +45,7 @@ def test_two_process_training(tmp_path):
     assert steps == [1, 2, 3, 4]  # rank 0 alone logs
     from safetensors.torch import load_file
 
-    saved = load_file(str(run / "checkpoints" / "step-0000004" / "model.safetensors"))
+    saved = load_file(str(run / "checkpoints" / "step-0000004" / "model" / "diffusion_pytorch_model.safetensors"))
     assert all(torch.equal(saved[k], r0[k]) for k in saved)
 
 
@@ -64,4 +64,5 @@ def test_accelerate_launch_runs_the_cli(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert (tmp_path / "run" / "checkpoints" / "step-0000002" / "model_ema.safetensors").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "step-0000002" / "model_ema" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "step-0000002" / "model_ema" / "config.json").is_file()

@@ -128,21 +128,22 @@ def _settings(**kw):
 
 def test_tilegan_trains_resumes_and_banks(gran_store, tmp_path):
     from heliogen.mosaic.bank import bank_from_run
-    from heliogen.tiles import TileGANSettings, load_tile_generator, train_tilegan
+    from heliogen.tiles import TileGANSettings, train_tilegan
+    from heliogen.training.rundir import open_run
 
     gset = TileGANSettings(width=16, taper_from=8, heatmap_n=8)
     full = train_tilegan(gran_store, tmp_path / "full", _settings(), gset)
     assert full["step"] == 4
     run = tmp_path / "full"
-    cfg = json.loads((run / "model_config.json").read_text())
-    assert cfg["kind"] == "tilegan" and cfg["generator"]["size"] == 32
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["kind"] == "tilegan" and cfg["modules"]["G"]["config"]["size"] == 32
     assert (run / "heatmaps" / "step-0000004.png").is_file() and (run / "samples" / "step-0000004.png").is_file()
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert {"loss_d", "loss_g"} <= set(rows[-1]) and all(np.isfinite(r["loss_d"]) for r in rows)
     # stop at 2, resume to 4: same weights as the uninterrupted run
     train_tilegan(gran_store, tmp_path / "split", _settings(steps=2), gset)
     train_tilegan(gran_store, tmp_path / "split", _settings(), gset)
-    a, b = load_tile_generator(run), load_tile_generator(tmp_path / "split")
+    a, b = open_run(run).load_module("G"), open_run(tmp_path / "split").load_module("G")
     for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(p, q, msg=k)
     bank = bank_from_run(run, tmp_path / "bank.zarr", n=7, seed=3, batch=3, progress=False)
@@ -153,11 +154,12 @@ def test_tilegan_trains_resumes_and_banks(gran_store, tmp_path):
 
 
 def test_tilevae_trains(gran_store, tmp_path):
-    from heliogen.tiles import TileVAESettings, load_tile_vae, train_tilevae
+    from heliogen.tiles import TileVAESettings, train_tilevae
+    from heliogen.training.rundir import open_run
 
     r = train_tilevae(gran_store, tmp_path / "vae", _settings(steps=2, sample_every=2), TileVAESettings(width=8, hidden=64, latent_dim=16, heatmap_n=4))
     assert r["step"] == 2
-    v = load_tile_vae(tmp_path / "vae")
+    v = open_run(tmp_path / "vae").load_module("vae")
     assert v.decode(torch.zeros(1, 16)).shape == (1, 1, 32, 32)
     assert (tmp_path / "vae" / "heatmaps" / "step-0000002.png").is_file()
 
@@ -168,10 +170,11 @@ def test_tilevae_run_fills_a_bank_for_latent_blending_and_ga(gran_store, tmp_pat
     from heliogen.mosaic.bank import bank_from_run
     from heliogen.mosaic.build import build_mosaic
     from heliogen.mosaic.refine import GASettings
-    from heliogen.tiles import TileVAESettings, load_tile_vae, train_tilevae
+    from heliogen.tiles import TileVAESettings, train_tilevae
+    from heliogen.training.rundir import open_run
 
     train_tilevae(gran_store, tmp_path / "vae", _settings(steps=2, sample_every=0), TileVAESettings(width=8, hidden=64, latent_dim=16, heatmap_n=4))
-    vae = load_tile_vae(tmp_path / "vae")
+    vae = open_run(tmp_path / "vae").load_module("vae")
     dec = TileVAEDecoder.from_vae(vae)
     z = torch.randn(3, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -22,21 +22,28 @@ def mosaic():
 @click.option("--out", type=click.Path(), required=True, help="Bank directory (BANK.zarr).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the z vectors.")
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True, help="Tiles per generator pass.")
-@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None, help="A checkpoint directory (default: the newest).")
+@click.option("--checkpoint", default=None, help="A checkpoint: its folder, its name (step-0000100) or its step [default: newest].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
 def bank(source, n, out, seed, batch, checkpoint, no_progress):
     """Bank tiles of a tile GAN or tile VAE run SOURCE (float16 tiles with their z), or the real
     tiles of a granulation store SOURCE.zarr (no latents)."""
     import time
-    from pathlib import Path
 
+    from ..data.store import open_store
+    from ..errors import HeliogenError
     from ..mosaic.bank import bank_from_run, bank_from_store
+    from ..training.rundir import is_run
 
     t0 = time.perf_counter()
-    if (Path(source) / "model_config.json").is_file():
+    if is_run(source):
         b = bank_from_run(source, out, n=n, seed=seed, batch=batch, progress=not no_progress, checkpoint=checkpoint)
     else:
+        try:
+            open_store(source)
+        except HeliogenError:
+            raise HeliogenError(f"{source} is neither a run nor a store; give a tile GAN or VAE run folder (from `heliogen train "
+                                "tilegan|tilevae`) or a granulation store (STORE.zarr from `heliogen data build`)") from None
         b = bank_from_store(source, out, n=n)
     dt = time.perf_counter() - t0
     click.echo(f"banked {b.n} tiles of {b.size} px ({'with' if b.has_latents else 'without'} latents) in {out}; {b.n / dt:.1f} tiles/s")

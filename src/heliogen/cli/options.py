@@ -1,4 +1,5 @@
-"""Shared CLI options: a YAML config file that stands in for flags."""
+"""Shared CLI options: a YAML config file that stands in for flags, and the options and settings
+builder every trainer command shares."""
 
 from __future__ import annotations
 
@@ -40,3 +41,63 @@ config_option = click.option(
     expose_value=False,
     help="YAML file of option values (keys as the long option names); flags override it.",
 )
+
+
+def common_training_options(f):
+    """The options every trainer shares (:class:`heliogen.training.trainer.TrainSettings`)."""
+    options = [
+        click.option("--data", type=click.Path(exists=True), required=True, help="Store to train on (STORE.zarr)."),
+        click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory."),
+        click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Optimizer steps."),
+        click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Global batch (split over processes)."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True, help="Learning rate."),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True),
+        click.option("--ema", type=click.FloatRange(0, 1), default=0.9999, show_default=True, help="EMA decay of the weights."),
+        click.option("--ema-kimg", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="StyleGAN2's EMA instead: half-life in thousands of images (0: use --ema)."),
+        click.option("--ema-rampup", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="With --ema-kimg: ramp the half-life up as this times the images seen (StyleGAN2: 0.05; 0: no ramp)."),
+        click.option("--grad-clip", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Gradient-norm clip (0: off)."),
+        click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True),
+        click.option("--sample-every", type=click.IntRange(min=0), default=0, show_default=True, help="Sample grid every K steps (0: off)."),
+        click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True),
+        click.option("--keep-checkpoints", type=click.IntRange(min=1), default=3, show_default=True),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
+        click.option("--mixed-precision", type=click.Choice(["auto", "no", "bf16", "fp16"]), default="auto", show_default=True, help="GPU only; CPU runs in float32."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loading processes."),
+        click.option("--resume", default="auto", show_default=True, help="auto (newest complete checkpoint), never, or a checkpoint directory. Checkpoints past the step training continues from are moved to checkpoints/abandoned/."),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+        config_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def settings_from(kwargs: dict, defaults: dict | None = None):
+    """The TrainSettings of a trainer command's options.
+
+    ``defaults``: a model family's own values (the tile thesis's lr, batch, clipping) used
+    where the user left the shared option at its shared default.
+    """
+    from click.core import ParameterSource
+
+    from ..training.trainer import TrainSettings
+
+    names = set(TrainSettings.__dataclass_fields__)
+    s = TrainSettings(**{k: v for k, v in kwargs.items() if k in names})
+    s.progress = not kwargs.get("no_progress", False)
+    ctx = click.get_current_context(silent=True)
+    for name, value in (defaults or {}).items():
+        if ctx is None or ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            setattr(s, name, value)
+    return s
+
+
+def report_result(result) -> None:
+    """One line on how a training run ended."""
+    if result["stopped"]:
+        click.echo(f"stopped by signal at step {result['step']}; checkpoint {result['checkpoint']}; resume with the same command")
+    else:
+        click.echo(f"trained to step {result['step']}; checkpoint {result['checkpoint']}")

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option
-from .train import common_training_options, report_result, settings_from
+from .options import common_training_options, report_result, settings_from
 
 __all__ = ["tilegan", "tilevae"]
-
-
-def _thesis_defaults(settings, defaults: dict) -> None:
-    """Where --lr, --batch or --grad-clip were left at the shared defaults, use the thesis's values."""
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context()
-    for name, value in defaults.items():
-        if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
-            setattr(settings, name, value)
 
 
 @click.command("tilegan")
@@ -26,16 +15,14 @@ def _thesis_defaults(settings, defaults: dict) -> None:
 @click.option("--latent-dim", type=click.IntRange(min=1), default=128, show_default=True, help="Length of z (the thesis: 128).")
 @click.option("--width", type=click.IntRange(min=1), default=512, show_default=True, help="Channels of the coarse layers (the thesis: 512).")
 @click.option("--taper-from", type=click.IntRange(min=4), default=None, help="Halve the channels per doubling above this resolution (px); keeps the coarse layers wide. Default: no taper.")
-@config_option
 def tilegan(latent_dim, width, taper_from, **kwargs):
     """Train the tile GAN (equalised LR, pixel norm, minibatch std, BCE). Unless given, --lr 1e-3,
     --batch 8 and --grad-clip 0 (the thesis's Adam settings, betas (0, 0.99))."""
     from ..tiles.train_gan import THESIS_DEFAULTS, TileGANSettings, train_tilegan
 
-    settings = settings_from(kwargs)
-    _thesis_defaults(settings, THESIS_DEFAULTS)
-    gset = TileGANSettings(latent_dim=latent_dim, width=width, taper_from=taper_from)
-    report_result(train_tilegan(kwargs["data"], kwargs["out"], settings, gset))
+    settings = settings_from(kwargs, THESIS_DEFAULTS)
+    model_settings = TileGANSettings(latent_dim=latent_dim, width=width, taper_from=taper_from)
+    report_result(train_tilegan(kwargs["data"], kwargs["out"], settings, model_settings))
 
 
 @click.command("tilevae")
@@ -44,7 +31,6 @@ def tilegan(latent_dim, width, taper_from, **kwargs):
 @click.option("--hidden", type=click.IntRange(min=16), default=512, show_default=True, help="Flattened encoder size (multiple of 16).")
 @click.option("--latent-dim", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--beta", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Weight of the KL term.")
-@config_option
 def tilevae(width, hidden, latent_dim, beta, **kwargs):
     """Train the VAE baseline (table 3; MSE + KL). Unless given, --lr 1e-3, --batch 8, --grad-clip 0
     (Adam betas (0.5, 0.999))."""
@@ -53,7 +39,6 @@ def tilevae(width, hidden, latent_dim, beta, **kwargs):
 
     if hidden % 16:
         raise HeliogenError(f"--hidden {hidden} must be a multiple of 16 (it is the flattened 4x4 map)")
-    settings = settings_from(kwargs)
-    _thesis_defaults(settings, THESIS_DEFAULTS)
-    vset = TileVAESettings(width=width, hidden=hidden, latent_dim=latent_dim, beta=beta)
-    report_result(train_tilevae(kwargs["data"], kwargs["out"], settings, vset))
+    settings = settings_from(kwargs, THESIS_DEFAULTS)
+    model_settings = TileVAESettings(width=width, hidden=hidden, latent_dim=latent_dim, beta=beta)
+    report_result(train_tilevae(kwargs["data"], kwargs["out"], settings, model_settings))

@@ -17,7 +17,7 @@ from ..data.fitsio import write_map
 from ..data.goes import GOES_CLASSES, goes_class
 from ..data.grid_header import grid_map
 from ..errors import HeliogenError
-from .run import load_run
+from ..training.rundir import open_run
 from .sampling import sample_images
 
 __all__ = ["generate", "conditions_for"]
@@ -62,16 +62,23 @@ def conditions_for(cond_kind: str, classes, fluxes) -> list[dict]:
 
 
 def generate(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=(), fluxes=(), guidance=None, seed=0, batch=16,
-             eval_batch=8, stats=False, checkpoint=None, device="auto", progress=True) -> dict:
-    """Sample ``n`` images per condition from a run; returns the written paths."""
+             eval_batch=8, stats=False, checkpoint=None, device="auto", progress=True, weights="ema") -> dict:
+    """Sample ``n`` images per condition from a diffusion run; returns the written paths.
+
+    ``weights``: the EMA (``"ema"``) or the raw (``"raw"``) weights of ``checkpoint`` (default the newest).
+    """
     from ..viz.quicklook import plot_grid
 
     dev = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     if device == "cuda" and dev != "cuda":
         raise HeliogenError("--device cuda asked for, but no CUDA device is available")
-    run = load_run(run_dir, checkpoint, device=dev)
-    conds = conditions_for(run.model.cond, classes, fluxes)
-    if guidance is not None and not run.model.conditioned:
+    run = open_run(run_dir)
+    if run.kind != "diffusion":
+        raise HeliogenError(f"{run.path} is a {run.kind} run, not a diffusion run")
+    ckpt = run.checkpoint(checkpoint)
+    model = run.load_module("model", ema=weights == "ema", checkpoint=ckpt, device=dev)
+    conds = conditions_for(model.cond, classes, fluxes)
+    if guidance is not None and not model.conditioned:
         raise HeliogenError("--guidance needs a conditional model; this one is unconditional")
     out = Path(out)
     try:
@@ -79,7 +86,7 @@ def generate(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=(), fluxes=(
     except OSError as err:
         raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
     seeds = [seed + k for k in range(n)]
-    header = run.data["header"]
+    header = run.header
     fits_paths, grids, titles, per_cond = [], [], [], {}
     for c in conds:
         tensors = {}
@@ -87,14 +94,14 @@ def generate(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=(), fluxes=(
             tensors["class_index"] = torch.full((n,), c["class_index"], dtype=torch.long)
         if "log10_flux" in c:
             tensors["log10_flux"] = torch.full((n,), c["log10_flux"], dtype=torch.float32)
-        x = sample_images(run.model, run.scheduler_config, sampler, steps, seeds, run.shape, cond=tensors or None,
+        x = sample_images(model, run.extras["scheduler"], sampler, steps, seeds, run.shape, cond=tensors or None,
                           guidance=guidance, batch=batch, eval_batch=eval_batch, device=dev, progress=progress)
         phys = run.physical(x)
         per_cond[c["label"]] = phys
         for k, s in enumerate(seeds):
             m = grid_map(phys[k, 0], header, comment=None)
             path = out / f"{c['label']}_{s:06d}.fits"
-            write_map(m, path, model=run.run_dir.name, ckpt=run.checkpoint.name, sampler=sampler, nsteps=steps, seed=s,
+            write_map(m, path, model=run.path.name, ckpt=ckpt.name, weights=weights, sampler=sampler, nsteps=steps, seed=s,
                       goescls=c["label"] if "class_index" in c else None,
                       xrsflux=10 ** c["log10_flux"] if "log10_flux" in c else None,
                       guidance=guidance, generatd=True)
@@ -104,7 +111,7 @@ def generate(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=(), fluxes=(
         titles += [f"{c['label']} seed {s}" for s in seeds[:show]]
     wl = header.get("WAVELNTH")
     grid = plot_grid(np.concatenate(grids), run.data["kind"], out / "grid.png", titles=titles, wavelength=wl,
-                     instrument=header.get("INSTRUME", ""), suptitle=f"{run.run_dir.name}: {sampler}-{steps}" + (f", w={guidance}" if guidance is not None else ""))
+                     instrument=header.get("INSTRUME", ""), suptitle=f"{run.path.name}: {sampler}-{steps}" + (f", w={guidance}" if guidance is not None else ""))
     result = {"fits": fits_paths, "grid": grid}
     if stats:
         result["stats"] = _write_stats(per_cond, run, out / "stats", header)
@@ -130,7 +137,7 @@ def _write_stats(per_cond: dict, run, folder: Path, header: dict) -> Path:
     std_max = max(float(s.max()) for s in stds.values()) or 1.0
     for j, label in enumerate(labels):
         for name, img in (("mean", means[label]), ("std", stds[label])):
-            write_map(grid_map(img, header), folder / f"{name}_{label}.fits", model=run.run_dir.name, statistc=name,
+            write_map(grid_map(img, header), folder / f"{name}_{label}.fits", model=run.path.name, statistc=name,
                       nsamples=len(per_cond[label]), goescls=label)
         axes[0, j].imshow(means[label], origin="lower", cmap=colormap_for(kind, header.get("WAVELNTH")), norm=mean_norm)
         im = axes[1, j].imshow(stds[label], origin="lower", cmap="magma", vmin=0, vmax=std_max)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import torch
-from torch import nn
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
 
 from ..errors import HeliogenError
 from .conditioning import COND_KINDS, ConditionEncoder
 
-__all__ = ["SolarDiffusionModel", "load_model_config"]
+__all__ = ["SolarDiffusionModel"]
 
 
-class SolarDiffusionModel(nn.Module):
+class SolarDiffusionModel(ModelMixin, ConfigMixin):
     """ADM UNet with an optional GOES class/flux condition.
+
+    A diffusers model: ``.config`` holds the constructor arguments, ``save_pretrained`` and
+    ``from_pretrained`` write and read a folder of ``config.json`` and safetensors weights.
 
     Parameters
     ----------
@@ -24,6 +24,7 @@ class SolarDiffusionModel(nn.Module):
     cond : {"none", "class", "flux", "class+flux"}
     """
 
+    @register_to_config
     def __init__(self, unet: dict, cond: str = "none"):
         super().__init__()
         from diffusers import UNet2DModel
@@ -33,28 +34,22 @@ class SolarDiffusionModel(nn.Module):
         self.unet = UNet2DModel(**unet)
         self.cond = cond
         self.encoder = ConditionEncoder(cond, dim=self.unet.config.block_out_channels[0] * 4) if cond != "none" else None
-        self._unet_args = dict(unet)
+
+    def __getattr__(self, name: str):
+        # The UNet submodule shares its name with the config entry that builds it (and with the
+        # "unet." prefix of every saved weight). ModelMixin looks names up in the config first,
+        # which would give the dict; a registered submodule wins here.
+        modules = self.__dict__.get("_modules", {})
+        if name in modules:
+            return modules[name]
+        return super().__getattr__(name)
 
     @property
     def conditioned(self) -> bool:
         return self.encoder is not None
-
-    def config(self) -> dict:
-        """Constructor arguments, JSON-ready: ``SolarDiffusionModel(**config)`` rebuilds the network."""
-        return {"unet": json.loads(json.dumps(self._unet_args)), "cond": self.cond}
 
     def forward(self, x, t, class_index=None, log10_flux=None, drop=None):
         emb = self.encoder(class_index, log10_flux, drop) if self.encoder is not None else None
         if emb is None and (class_index is not None or log10_flux is not None):
             raise HeliogenError("this model is unconditional: it takes no class or flux")
         return self.unet(x, t, class_labels=emb).sample
-
-
-def load_model_config(run_dir) -> dict:
-    path = Path(run_dir) / "model_config.json"
-    if not path.is_file():
-        raise HeliogenError(f"{run_dir} is not a heliogen run directory (no model_config.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise HeliogenError(f"{path} is corrupt ({err})") from None

@@ -7,7 +7,6 @@ Objective: epsilon-prediction MSE (Ho et al. 2020, eq. 14), or v-prediction (Sal
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,25 +16,20 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import StoreDataset
-from ..data.grid_header import grid_header_from_store
 from ..data.goes import GOES_CLASSES
 from ..data.store import open_store
-from ..atomic import write_text_atomic
 from ..errors import HeliogenError
 from ..models.unet_presets import unet_config
 from ..training.ranks import is_main_process
+from ..training.rundir import DATA_RANGE, create_run, describe_store, from_model_space, to_model_space
 from ..training.trainer import Trainer, TrainSettings
 from .conditioning import COND_KINDS
 from .model import SolarDiffusionModel
-from .run import to_model_space
 from .schedule import make_scheduler, scheduler_config
 
 __all__ = ["DiffusionSettings", "train_diffusion"]
 
 log = logging.getLogger("heliogen")
-
-DATA_RANGE = {"log_max": (0.0, 1.0), "linear": (-1.0, 1.0), "minmax": (-1.0, 1.0)}
-
 
 @dataclass
 class DiffusionSettings:
@@ -50,25 +44,6 @@ class DiffusionSettings:
     grid_steps: int = 20
 
 
-def _write_run_files(out: Path, store, model, sched_cfg, settings: TrainSettings, dset: DiffusionSettings, data_path):
-    import yaml
-
-    out.mkdir(parents=True, exist_ok=True)
-    model_config = {**model.config(), "scheduler": sched_cfg}
-    existing = out / "model_config.json"
-    if existing.is_file() and json.loads(existing.read_text()) != json.loads(json.dumps(model_config)):
-        raise HeliogenError(f"{out} holds a run of another model (preset, condition or schedule differ); choose a new --out")
-    write_text_atomic(existing, json.dumps(model_config, indent=2))
-    classes = sorted(set(store.column("goes_class")) - {""}) if "goes_class" in store.columns() else []
-    data = {"store": str(Path(data_path).resolve()), "kind": store.kind, "size": store.size, "channels": int(store.attrs["channels"]),
-            "normalisation": store.normalisation.to_dict(), "data_range": DATA_RANGE[store.normalisation.kind],
-            "header": grid_header_from_store(store), "classes": classes, "n": store.n}
-    write_text_atomic(out / "data.json", json.dumps(data, indent=2))
-    resolved = {"data": str(data_path), "out": str(out), **asdict(dset), **asdict(settings)}
-    write_text_atomic(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    return data
-
-
 def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings) -> dict:
     """Train (or resume) a diffusion model on the store ``data`` into the run directory ``out``."""
     if dset.cond not in COND_KINDS:
@@ -81,10 +56,12 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
     out = Path(out)
     sched_cfg = scheduler_config(dset.timesteps, dset.schedule, dset.prediction)
     torch.manual_seed(settings.seed)
-    model = SolarDiffusionModel(unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), dset.cond)
-    data_info = None
+    # keyword arguments: diffusers records positional ones as "defaults", which from_config(model.config) drops
+    model = SolarDiffusionModel(unet=unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), cond=dset.cond)
+    data_info = describe_store(store, data)
     if is_main_process():
-        data_info = _write_run_files(out, store, model, sched_cfg, settings, dset, data)
+        create_run(out, "diffusion", {"model": model}, data_info, {"data": str(data), "out": str(out), **asdict(dset), **asdict(settings)},
+                   ema=["model"], extras={"scheduler": sched_cfg})
     data_range = DATA_RANGE[store.normalisation.kind]
     train_sched = make_scheduler("train", sched_cfg)
 
@@ -114,7 +91,6 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
     def sample_fn(ema, path, step):
         from .sampling import sample_images
         from ..viz.quicklook import plot_grid
-        from .run import from_model_space
 
         m = ema["model"].cpu()  # the grid is small: sample it on the CPU, whatever trains
         k = 8
@@ -131,13 +107,8 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
                           cond=cond, batch=k, progress=False)
         phys = store.normalisation.physical(from_model_space(x.astype(np.float64), data_range))
         path.parent.mkdir(parents=True, exist_ok=True)
-        plot_grid(phys[:, 0], store.kind, path, titles=titles, wavelength=(data_info or {}).get("header", {}).get("WAVELNTH"), suptitle=f"step {step} (EMA)")
+        plot_grid(phys[:, 0], store.kind, path, titles=titles, wavelength=data_info["header"].get("WAVELNTH"), suptitle=f"step {step} (EMA)")
 
-    trainer = Trainer(out, settings, {"model": model},
-                      {"model": lambda mods: torch.optim.AdamW(mods["model"].parameters(), lr=settings.lr, weight_decay=settings.weight_decay)},
-                      ["model"], dataset, step_fn, sample_fn)
-    try:
-        result = trainer.run()
-    finally:
-        trainer.close()
-    return result
+    optimizers = {"model": lambda mods: torch.optim.AdamW(mods["model"].parameters(), lr=settings.lr, weight_decay=settings.weight_decay)}
+    with Trainer(out, settings, {"model": model}, optimizers, ["model"], dataset, step_fn, sample_fn) as trainer:
+        return trainer.run()

@@ -25,6 +25,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from ..errors import HeliogenError
@@ -53,7 +55,7 @@ def tile_channels(resolution: int, width: int, taper_from: int | None = None, mi
     return max(int(width) >> halvings, min(min_channels, int(width)))
 
 
-class TileGenerator(nn.Module):
+class TileGenerator(ModelMixin, ConfigMixin):
     """Tile generator of table 4: z (latent_dim) -> one-channel ``size`` x ``size`` tile.
 
     Parameters
@@ -68,6 +70,7 @@ class TileGenerator(nn.Module):
         Resolution above which the channels halve per doubling (None: no taper).
     """
 
+    @register_to_config
     def __init__(self, latent_dim: int = 128, size: int = 128, width: int = 512, taper_from: int | None = None):
         super().__init__()
         self.latent_dim, self.size, self.width, self.taper_from = int(latent_dim), check_tile_size(size), int(width), taper_from
@@ -80,10 +83,6 @@ class TileGenerator(nn.Module):
                                         nn.LeakyReLU(0.2), PixelNorm()))
         self.blocks = nn.ModuleList(blocks)
         self.to_image = EqualizedConv2d(ch[-1], 1, 1, gain=1.0)
-
-    def config(self) -> dict:
-        """Constructor arguments (saved as ``model_config.json``)."""
-        return {"latent_dim": self.latent_dim, "size": self.size, "width": self.width, "taper_from": self.taper_from}
 
     @property
     def n_layers(self) -> int:
@@ -107,9 +106,10 @@ class TileGenerator(nn.Module):
         return self.from_features(self.features(z, 0), 0)
 
 
-class TileDiscriminator(nn.Module):
+class TileDiscriminator(ModelMixin, ConfigMixin):
     """Mirror of :class:`TileGenerator` (table 4, right column); returns one logit per tile."""
 
+    @register_to_config
     def __init__(self, size: int = 128, width: int = 512, taper_from: int | None = None):
         super().__init__()
         self.size, self.width, self.taper_from = check_tile_size(size), int(width), taper_from
@@ -121,9 +121,6 @@ class TileDiscriminator(nn.Module):
             for i in range(len(ch) - 1))
         self.mbstd = MinibatchStdDev()
         self.out = EqualizedConv2d(ch[-1] + 1, 1, 4, gain=1.0)
-
-    def config(self) -> dict:
-        return {"size": self.size, "width": self.width, "taper_from": self.taper_from}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.from_image(x)

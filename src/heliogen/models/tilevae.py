@@ -16,6 +16,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .equalized import EqualizedConv2d, EqualizedLinear
@@ -24,7 +26,7 @@ from .tilegan import check_tile_size
 __all__ = ["TileVAE", "TileVAEDecoder", "vae_loss"]
 
 
-class TileVAE(nn.Module):
+class TileVAE(ModelMixin, ConfigMixin):
     """Table 3's VAE for one-channel ``size`` x ``size`` tiles.
 
     Parameters
@@ -39,6 +41,7 @@ class TileVAE(nn.Module):
         Length of z (256).
     """
 
+    @register_to_config
     def __init__(self, size: int = 128, width: int = 256, hidden: int = 512, latent_dim: int = 256):
         super().__init__()
         self.size, self.width, self.hidden, self.latent_dim = check_tile_size(size), int(width), int(hidden), int(latent_dim)
@@ -57,9 +60,6 @@ class TileVAE(nn.Module):
             dec += [nn.Upsample(scale_factor=2, mode="nearest"), EqualizedConv2d(width, width, 3, padding=1), nn.LeakyReLU(0.2), nn.BatchNorm2d(width)]
         self.decoder = nn.Sequential(*dec, EqualizedConv2d(width, 1, 1, gain=1.0))
 
-    def config(self) -> dict:
-        return {"size": self.size, "width": self.width, "hidden": self.hidden, "latent_dim": self.latent_dim}
-
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
         return self.to_mean(h), self.to_logvar(h)
@@ -74,7 +74,7 @@ class TileVAE(nn.Module):
         return self.decode(mean + eps * torch.exp(0.5 * logvar)), mean, logvar
 
 
-class TileVAEDecoder(nn.Module):
+class TileVAEDecoder(ModelMixin, ConfigMixin):
     """The decoder of a :class:`TileVAE` as a tile generator z -> tile, with the layer interface of
     :class:`heliogen.models.tilegan.TileGenerator` (``resolutions``, ``channels``, ``features``,
     ``from_features``), so a VAE run can fill a tile bank and serve latent blending and GA
@@ -85,10 +85,10 @@ class TileVAEDecoder(nn.Module):
     latent, block ``i > 0`` the upsampling + convolution to ``4 * 2**i`` px.
     """
 
+    @register_to_config
     def __init__(self, size: int = 128, width: int = 256, hidden: int = 512, latent_dim: int = 256):
         super().__init__()
         vae = TileVAE(size=size, width=width, hidden=hidden, latent_dim=latent_dim)
-        self._cfg = vae.config()
         self.size, self.latent_dim, self.hidden = vae.size, vae.latent_dim, vae.hidden
         self.from_latent, self.decoder = vae.from_latent, vae.decoder
         self.resolutions = [4 * 2**i for i in range(int(math.log2(self.size // 4)) + 1)]
@@ -98,13 +98,10 @@ class TileVAEDecoder(nn.Module):
 
     @classmethod
     def from_vae(cls, vae: "TileVAE") -> "TileVAEDecoder":
-        dec = cls(**vae.config())
+        dec = cls(size=vae.size, width=vae.width, hidden=vae.hidden, latent_dim=vae.latent_dim)
         dec.from_latent.load_state_dict(vae.from_latent.state_dict())
         dec.decoder.load_state_dict(vae.decoder.state_dict())
         return dec.eval()
-
-    def config(self) -> dict:
-        return dict(self._cfg)
 
     @property
     def n_layers(self) -> int:

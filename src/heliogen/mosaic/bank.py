@@ -2,10 +2,11 @@
 "the generator could be left alone generating a huge amount of images just once").
 
 ``BANK.zarr`` holds ``tiles`` (N, S, S) float16 in model space [-1, 1], ``z`` (N, L) float32
-when the tiles come from a generator, ``generator.safetensors`` (a copy of the EMA generator, or
-of a tile VAE's decoder, so latent blending and GA refinement need nothing else) and attributes: format, size, n,
-latent_dim, source, generator config, the source store's normalisation, seed. A bank can also
-be filled from a granulation store's real tiles; it then has no latents.
+when the tiles come from a generator, ``generator/`` (a ``save_pretrained`` copy of the EMA
+generator, or of a tile VAE's decoder, so latent blending and GA refinement need nothing else)
+and attributes: format, size, n, latent_dim, the run and checkpoint the tiles came from, the
+generator's class, the source store's normalisation, seed. A bank can also be filled from a
+granulation store's real tiles; it then has no latents.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..errors import HeliogenError
 
 __all__ = ["TileBank", "open_bank", "create_bank", "bank_from_run", "bank_from_store", "bank_from_arrays"]
 
-BANK_FORMAT = "heliogen-tile-bank/1"
+BANK_FORMAT = "heliogen-tile-bank/2"
+GENERATOR_DIR = "generator"  # the save_pretrained folder of the bank's generator
 
 
 def _zarr():
@@ -43,6 +45,8 @@ class TileBank:
         except Exception as err:  # noqa: BLE001 - zarr raises several types for non-groups
             raise HeliogenError(f"{self.path} is not a readable tile bank ({err})") from None
         self.attrs = dict(self.group.attrs)
+        if self.attrs.get("format") == "heliogen-tile-bank/1":
+            raise HeliogenError(f"{self.path} is a tile bank in an older format; rebuild it with `heliogen mosaic bank RUN`")
         if self.attrs.get("format") != BANK_FORMAT:
             raise HeliogenError(f"{self.path} is not a heliogen tile bank (format {self.attrs.get('format')!r})")
 
@@ -56,7 +60,7 @@ class TileBank:
 
     @property
     def has_latents(self) -> bool:
-        return "z" in self.group and (self.path / "generator.safetensors").is_file()
+        return "z" in self.group and (self.path / GENERATOR_DIR / "config.json").is_file()
 
     def tiles(self) -> np.ndarray:
         """All tiles, float16, read chunk by chunk into one array (no second full-size copy)."""
@@ -82,15 +86,10 @@ class TileBank:
         """The bank's generator (eval mode), or one clear error if the bank has no latents."""
         if not self.has_latents:
             raise HeliogenError(f"the bank {self.path} has no latents (z vectors and generator), which {what} needs; bank a tile GAN or VAE run instead")
-        from safetensors.torch import load_file
+        from ..models import model_class
 
-        from ..models.tilegan import TileGenerator
-        from ..models.tilevae import TileVAEDecoder
-
-        cls = TileVAEDecoder if self.attrs.get("model") == "tilevae" else TileGenerator
-        g = cls(**self.attrs["generator"])
-        g.load_state_dict(load_file(str(self.path / "generator.safetensors")))
-        return g.eval()
+        cls = model_class(self.attrs["generator_class"])
+        return cls.from_pretrained(self.path / GENERATOR_DIR, low_cpu_mem_usage=False).eval()
 
 
 def open_bank(path) -> TileBank:
@@ -116,32 +115,37 @@ def create_bank(out, tiles_iter, n: int, size: int, latent_dim: int | None, attr
             z_arr[i:i + b] = np.asarray(z, dtype=np.float32)
         i += b
     if generator is not None:
-        from safetensors.torch import save_file
+        from ..training.checkpoint import save_module
 
-        save_file({k: v.detach().contiguous().cpu() for k, v in generator.state_dict().items()}, str(out / "generator.safetensors"))
+        save_module(generator, out / GENERATOR_DIR)
     from .. import __version__
 
-    group.attrs.update({"format": BANK_FORMAT, "n": i, "size": size, "latent_dim": latent_dim, "heliogen": __version__, **attrs})
+    # the format tag is written last: a bank cut short by a crash does not open as complete
+    group.attrs.update({"format": BANK_FORMAT, "n": i, "size": size, "latent_dim": latent_dim, "heliogen": __version__,
+                        "generator_class": type(generator).__name__ if generator is not None else None, **attrs})
     return TileBank(out)
 
 
 def bank_from_run(run, out, n: int = 10000, seed: int = 0, batch: int = 50, progress: bool = True, checkpoint=None) -> TileBank:
     """Bank ``n`` tiles of a tile GAN run's EMA generator, or of a tile VAE run's EMA decoder
-    (the thesis's baseline, sec. 3.2), z ~ N(0, I) from one seeded generator.
+    (the thesis's baseline, sec. 3.2), z ~ N(0, I) from one seeded generator. The bank records
+    the run and checkpoint it came from.
 
     Tile k depends only on (seed, k), whatever ``batch`` is: each batch's z comes from the same
     seeded stream, drawn in order.
     """
     from tqdm.auto import tqdm
 
-    from ..models.tilevae import TileVAEDecoder
-    from ..tiles.run import load_tile_generator, load_tile_vae, read_run
+    from ..tiles.sample import TILE_KINDS, tile_generator
+    from ..training.rundir import open_run
 
     if n < 1:
         raise HeliogenError("--n must be at least 1")
-    run, cfg, data = read_run(run)
-    kind = cfg["kind"]
-    g = TileVAEDecoder.from_vae(load_tile_vae(run, checkpoint)) if kind == "tilevae" else load_tile_generator(run, checkpoint)
+    opened = open_run(run)
+    if opened.kind not in TILE_KINDS:
+        raise HeliogenError(f"{opened.path} is a {opened.kind} run; a bank needs a tile GAN or tile VAE run")
+    ckpt = opened.checkpoint(checkpoint)
+    g = tile_generator(opened, ckpt)
     gen = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
@@ -153,8 +157,8 @@ def bank_from_run(run, out, n: int = 10000, seed: int = 0, batch: int = 50, prog
             bar.update(len(z))
         bar.close()
 
-    attrs = {"source": str(Path(run).resolve()), "model": kind, "generator": g.config(), "seed": seed,
-             "normalisation": data.get("normalisation")}
+    attrs = {"source": str(opened.path.resolve()), "run": str(opened.path.resolve()), "checkpoint": ckpt.name, "model": opened.kind,
+             "seed": seed, "normalisation": opened.data.get("normalisation")}
     return create_bank(out, batches(), n, g.size, g.latent_dim, attrs, generator=g)
 
 
@@ -171,7 +175,7 @@ def bank_from_store(store_path, out, n: int | None = None) -> TileBank:
             imgs = store.images(slice(i, min(n, i + 256)))[:, 0]
             yield norm.forward(imgs.astype(np.float64)).astype(np.float32), None
 
-    attrs = {"source": str(Path(store_path).resolve()), "model": "store", "generator": None, "seed": None,
+    attrs = {"source": str(Path(store_path).resolve()), "run": None, "checkpoint": None, "model": "store", "seed": None,
              "normalisation": norm.to_dict()}
     return create_bank(out, batches(), n, store.size, None, attrs)
 
@@ -179,6 +183,6 @@ def bank_from_store(store_path, out, n: int | None = None) -> TileBank:
 def bank_from_arrays(out, tiles: np.ndarray, z: np.ndarray | None = None, generator=None, normalisation: dict | None = None) -> TileBank:
     """A bank from arrays in memory (tests, other generators)."""
     tiles = np.asarray(tiles)
-    attrs = {"source": "arrays", "model": "tilegan" if generator is not None else "arrays",
-             "generator": generator.config() if generator is not None else None, "seed": None, "normalisation": normalisation}
+    attrs = {"source": "arrays", "run": None, "checkpoint": None, "model": "tilegan" if generator is not None else "arrays",
+             "seed": None, "normalisation": normalisation}
     return create_bank(out, iter([(tiles, z)]), len(tiles), tiles.shape[-1], None if z is None else z.shape[1], attrs, generator=generator)

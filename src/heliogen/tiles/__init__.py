@@ -1,7 +1,7 @@
 """Tile GAN and VAE trainers on the shared training loop (granulation thesis sec. 3.2-3.3)."""
 
-from .run import load_tile_generator, load_tile_vae
+from .sample import sample_tiles, tile_generator
 from .train_gan import TileGANSettings, train_tilegan
 from .train_vae import TileVAESettings, train_tilevae
 
-__all__ = ["TileGANSettings", "train_tilegan", "TileVAESettings", "train_tilevae", "load_tile_generator", "load_tile_vae"]
+__all__ = ["TileGANSettings", "train_tilegan", "TileVAESettings", "train_tilevae", "sample_tiles", "tile_generator"]

@@ -8,7 +8,7 @@ steps first on real and detached fake tiles, then the generator steps through it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from ..data.dataset import StoreDataset
 from ..models.tilegan import TileDiscriminator, TileGenerator
 from ..training.ranks import is_main_process
+from ..training.rundir import create_run
 from ..training.trainer import Trainer, TrainSettings
-from .run import generate, open_tile_store, save_heatmap, save_tile_grid, write_run_files
+from .common import tile_data, generate_tiles, open_tile_store, save_heatmap, save_tile_grid
 
 __all__ = ["TileGANSettings", "train_tilegan", "THESIS_DEFAULTS"]
 
@@ -44,10 +45,11 @@ def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> 
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    G = TileGenerator(gset.latent_dim, store.size, gset.width, gset.taper_from)
-    D = TileDiscriminator(store.size, gset.width, gset.taper_from)
+    G = TileGenerator(latent_dim=gset.latent_dim, size=store.size, width=gset.width, taper_from=gset.taper_from)
+    D = TileDiscriminator(size=store.size, width=gset.width, taper_from=gset.taper_from)
     if is_main_process():
-        write_run_files(out, "tilegan", {"generator": G.config(), "discriminator": D.config()}, store, data, settings, gset)
+        create_run(out, "tilegan", {"G": G, "D": D}, tile_data(store, data),
+                   {"model": "tilegan", "data": str(data), "out": str(out), **asdict(gset), **asdict(settings)}, ema=["G"])
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))  # once per epoch
     dataset = StoreDataset(store)
@@ -77,16 +79,12 @@ def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> 
                 "d_fake": torch.sigmoid(d_fake).mean().item(), "grad_norm_d": gn_d, "grad_norm_g": gn_g}
 
     def sample_fn(ema, path, step):
-        tiles = generate(ema["G"].cpu(), gset.heatmap_n, seed=settings.seed + 1)
+        tiles = generate_tiles(ema["G"].cpu(), gset.heatmap_n, seed=settings.seed + 1)
         save_tile_grid(tiles[:16], path, f"tile GAN, step {step} (EMA)")
         save_heatmap(tiles, out / "heatmaps" / path.name, f"tile GAN heatmap, step {step}")
 
-    trainer = Trainer(out, settings, {"G": G, "D": D},
-                      {"G": lambda m: torch.optim.Adam(m["G"].parameters(), lr=settings.lr, betas=betas),
-                       "D": lambda m: torch.optim.Adam(m["D"].parameters(), lr=settings.lr, betas=betas)},
-                      ["G"], dataset, step_fn, sample_fn)
-    try:
-        result = trainer.run()
-    finally:
-        trainer.close()
-    return result
+    with Trainer(out, settings, {"G": G, "D": D},
+                 {"G": lambda m: torch.optim.Adam(m["G"].parameters(), lr=settings.lr, betas=betas),
+                  "D": lambda m: torch.optim.Adam(m["D"].parameters(), lr=settings.lr, betas=betas)},
+                 ["G"], dataset, step_fn, sample_fn) as trainer:
+        return trainer.run()

@@ -6,7 +6,7 @@ Loss: MSE + KL (:func:`heliogen.models.tilevae.vae_loss`); Adam lr 1e-3, betas (
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -14,8 +14,9 @@ import torch
 from ..data.dataset import StoreDataset
 from ..models.tilevae import TileVAE, vae_loss
 from ..training.ranks import is_main_process
+from ..training.rundir import create_run
 from ..training.trainer import Trainer, TrainSettings
-from .run import open_tile_store, save_heatmap, save_tile_grid, write_run_files
+from .common import tile_data, open_tile_store, save_heatmap, save_tile_grid
 
 __all__ = ["TileVAESettings", "train_tilevae", "THESIS_DEFAULTS"]
 
@@ -37,9 +38,10 @@ def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> 
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    vae = TileVAE(store.size, vset.width, vset.hidden, vset.latent_dim)
+    vae = TileVAE(size=store.size, width=vset.width, hidden=vset.hidden, latent_dim=vset.latent_dim)
     if is_main_process():
-        write_run_files(out, "tilevae", {"vae": vae.config()}, store, data, settings, vset)
+        create_run(out, "tilevae", {"vae": vae}, tile_data(store, data),
+                   {"model": "tilevae", "data": str(data), "out": str(out), **asdict(vset), **asdict(settings)}, ema=["vae"])
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))
     dataset = StoreDataset(store)
@@ -60,11 +62,7 @@ def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> 
         save_tile_grid(tiles[:16], path, f"tile VAE, step {step} (EMA)")
         save_heatmap(tiles, out / "heatmaps" / path.name, f"tile VAE heatmap, step {step}")
 
-    trainer = Trainer(out, settings, {"vae": vae},
-                      {"vae": lambda m: torch.optim.Adam(m["vae"].parameters(), lr=settings.lr, betas=tuple(vset.betas))},
-                      ["vae"], dataset, step_fn, sample_fn)
-    try:
-        result = trainer.run()
-    finally:
-        trainer.close()
-    return result
+    with Trainer(out, settings, {"vae": vae},
+                 {"vae": lambda m: torch.optim.Adam(m["vae"].parameters(), lr=settings.lr, betas=tuple(vset.betas))},
+                 ["vae"], dataset, step_fn, sample_fn) as trainer:
+        return trainer.run()

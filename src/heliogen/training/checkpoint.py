@@ -1,9 +1,14 @@
 """Atomic checkpoints: a directory per step, written to a temp name, fsynced, then renamed.
 
-``RUN/checkpoints/step-0000100/`` holds ``<name>.safetensors`` per module (weights),
-``<name>_ema.safetensors`` for EMA weights, and ``state.pt`` (optimizers, EMA state, step,
-RNG states). The rename is the commit: a directory without the temp prefix is complete, so
-resume takes the newest one and never a half-written checkpoint.
+``RUN/checkpoints/step-0000100/`` holds one ``save_pretrained`` folder per module
+(``model/``, ``model_ema/``, ``G/``, ``G_ema/``, ``D/`` ...: ``config.json`` beside
+``diffusion_pytorch_model.safetensors``) and ``state.pt`` (optimizers, EMA state, step, RNG
+states). The rename is the commit: a directory without the temp prefix is complete, so resume
+takes the newest one and never a half-written checkpoint. Checkpoints written before the
+folder layout hold flat ``<name>.safetensors`` files; :func:`load_weights` reads both.
+
+A module may be saved as its trainable parameters only (``trainable_only``): a LoRA adapter
+on a frozen base is then a few megabytes, and is loaded back onto a freshly built base.
 
 ``state.pt`` holds tensors and plain Python containers only, and is read back with
 ``torch.load(weights_only=True)``: loading a checkpoint unpickles no arbitrary objects.
@@ -30,12 +35,15 @@ import torch
 from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "STEP_DIR", "ABANDONED"]
+__all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "save_module", "load_saved_module", "list_checkpoints",
+           "load_module_weights", "module_weights_path", "STEP_DIR", "ABANDONED", "WEIGHTS_NAME"]
 
 log = logging.getLogger("heliogen")
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 ABANDONED = "abandoned"  # checkpoints/abandoned/<when>-resumed-at-step-K/step-N: another history
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"  # the file diffusers' save_pretrained writes
+TRAINABLE_ONLY = "heliogen_trainable_only"  # safetensors metadata key of a trainable-only save
 
 
 def _fsync_dir(path: Path) -> None:
@@ -46,28 +54,53 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(run_dir, step: int, weights: dict, state: dict, keep: int = 3) -> Path:
-    """Write weights (``{name: state_dict}``) and the training ``state`` for ``step`` atomically.
+def _fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(Path(folder) / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(folder))
+
+
+def save_module(module, folder, trainable_only: bool = False) -> Path:
+    """Write one module as a ``save_pretrained`` folder (config.json + safetensors weights).
+
+    A diffusers ``ModelMixin`` saves itself; any other ``nn.Module`` gets the weights file
+    alone. ``trainable_only``: only parameters with ``requires_grad`` are written (the
+    config still describes the whole module), for adapters on a frozen base.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not trainable_only and hasattr(module, "save_pretrained"):
+        module.save_pretrained(folder, safe_serialization=True)
+        return folder
+    if hasattr(module, "save_config"):
+        module.save_config(folder)
+    keep = {n for n, p in module.named_parameters() if p.requires_grad} if trainable_only else None
+    weights = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items() if keep is None or k in keep}
+    save_file(weights, str(folder / WEIGHTS_NAME), metadata={"format": "pt", TRAINABLE_ONLY: str(bool(trainable_only))})
+    return folder
+
+
+def save_checkpoint(run_dir, step: int, write_modules, state: dict, keep: int = 3) -> Path:
+    """Write a checkpoint for ``step`` atomically: ``write_modules(folder)`` fills the module
+    folders (see :func:`save_module`), then ``state`` goes to ``state.pt``.
 
     Keeps the new checkpoint and the ``keep - 1`` newest before it, and deletes older ones
     after the new one is in place (``keep <= 0`` keeps all). Checkpoints past ``step`` are not
     this history's (the trainer sets them aside on resume); pruning never counts or deletes them.
     """
-    from safetensors.torch import save_file
-
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:07d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-step-{step:07d}-", dir=root))
     try:
-        for name, sd in weights.items():
-            path = tmp / f"{name}.safetensors"
-            save_file({k: v.detach().contiguous().cpu() for k, v in sd.items()}, str(path))
+        write_modules(tmp)
         torch.save(state, tmp / "state.pt")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        _fsync_tree(tmp)
+        os.chmod(tmp, default_dir_mode())  # mkdtemp's 0700 would hide the checkpoint from colleagues
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -118,22 +151,60 @@ def set_aside_later_checkpoints(run_dir, step: int, foreign: bool = False) -> li
     return moved
 
 
+def list_checkpoints(run_dir) -> list[Path]:
+    """The complete checkpoint folders of a run, oldest first."""
+    return [d for _, d in sorted(_complete(Path(run_dir) / "checkpoints"))]
+
+
 def latest_checkpoint(run_dir) -> Path | None:
     """The newest complete checkpoint directory of a run, or None."""
     steps = sorted(_complete(Path(run_dir) / "checkpoints"))
     return steps[-1][1] if steps else None
 
 
-def load_weights(checkpoint: Path, name: str) -> dict:
+def module_weights_path(checkpoint, name: str) -> Path:
+    """The weights file of module ``name``: ``name/`` folder, or a flat ``name.safetensors`` (older runs)."""
+    folder = Path(checkpoint) / name
+    if folder.is_dir():
+        return folder / WEIGHTS_NAME
+    return Path(checkpoint) / f"{name}.safetensors"
+
+
+def load_weights(checkpoint, name: str) -> dict:
     """A module's weights from a checkpoint, with a clear error for missing or corrupt files."""
-    from safetensors import SafetensorError
+    return load_module_weights(module_weights_path(checkpoint, name), checkpoint=checkpoint)[0]
+
+
+def load_saved_module(module, folder):
+    """Load a :func:`save_module` folder into ``module`` (built by the caller) and return it.
+
+    A trainable-only save fills the trainable parameters and leaves the rest (the frozen base
+    the caller built) as they are; every trainable parameter must be in the file.
+    """
+    weights, partial = load_module_weights(Path(folder) / WEIGHTS_NAME)
+    try:
+        result = module.load_state_dict(weights, strict=not partial)
+    except RuntimeError as err:
+        raise HeliogenError(f"{folder} does not fit the model ({str(err).splitlines()[0]})") from None
+    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
+    if partial and (set(result.missing_keys) & trainable or result.unexpected_keys):
+        raise HeliogenError(f"{folder} does not fit the model: its trainable parameters differ")
+    return module
+
+
+def load_module_weights(path, checkpoint=None) -> tuple[dict, bool]:
+    """(weights, trainable_only) of one safetensors file, with one-line errors."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
-    path = Path(checkpoint) / f"{name}.safetensors"
+    path = Path(path)
     if not path.is_file():
-        raise HeliogenError(f"checkpoint {checkpoint} has no {path.name}")
+        where = checkpoint if checkpoint is not None else path.parent
+        raise HeliogenError(f"checkpoint {where} has no {path.parent.name + '/' if path.name == WEIGHTS_NAME else ''}{path.name}")
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as fh:
+            partial = (fh.metadata() or {}).get(TRAINABLE_ONLY) == "True"
+        return load_file(str(path)), partial
     except (SafetensorError, OSError, ValueError) as err:
         raise HeliogenError(f"checkpoint file {path} is corrupt ({err})") from None
 

@@ -5,15 +5,18 @@ It owns what all trainers share: devices and mixed precision, deterministic step
 batches, gradient clipping, EMA of weights, atomic checkpoints every K steps and exact
 resume, pre-emption (SIGTERM/SIGUSR1 checkpoint, then stop), ``stats.jsonl`` and TensorBoard
 logs, sample grids, and a tqdm bar on rank 0. A trainer supplies the modules, their
-optimizers and a ``step_fn`` that computes losses and calls :meth:`StepContext.optimize`.
+optimizers and a ``step_fn`` that computes losses and calls :meth:`StepContext.optimize`::
+
+    with Trainer(run_dir, settings, modules, optimizers, ["model"], dataset, step_fn) as trainer:
+        result = trainer.run()
+
+Leaving the ``with`` block ends every rank cleanly, whether training finished or failed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import signal
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -26,7 +29,10 @@ import torch
 from ..errors import HeliogenError
 from ..progress import bars_off
 from .batches import StepBatchSampler, step_seed
-from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint, set_aside_later_checkpoints
+from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint, save_module, set_aside_later_checkpoints
+from .ema import ema_weights, make_ema
+from .rng import rng_state, set_rng_state
+from .signals import stop_on_signals
 
 __all__ = ["TrainSettings", "Trainer", "StepContext"]
 
@@ -42,6 +48,8 @@ class TrainSettings:
     lr: float = 1e-4
     weight_decay: float = 0.0
     ema: float = 0.9999
+    ema_kimg: float = 0.0  # > 0: StyleGAN2's EMA, half-life in thousands of images (then ``ema`` is unused)
+    ema_rampup: float = 0.0  # > 0: ramp that half-life up as this times the images seen
     grad_clip: float = 1.0
     checkpoint_every: int = 1000
     sample_every: int = 0
@@ -90,11 +98,14 @@ class StepContext:
 class Trainer:
     """Run ``step_fn`` for ``settings.steps`` steps with checkpoints, EMA, logs and resume.
 
+    Use it as a context manager: leaving the block calls :meth:`close` on every rank.
+
     Parameters
     ----------
     run_dir : path
     settings : TrainSettings
     modules : dict of name -> torch.nn.Module
+        Saved as one ``save_pretrained`` folder each per checkpoint.
     optimizers : dict of name -> callable(module dict) -> torch.optim.Optimizer
     ema_modules : sequence of str
         Modules whose weights get an exponential moving average (``<name>_ema`` in checkpoints).
@@ -102,10 +113,12 @@ class Trainer:
     step_fn : callable(batch, StepContext) -> dict of float
     sample_fn : callable(ema modules dict, path, step), optional
         Writes a sample grid every ``settings.sample_every`` steps (rank 0).
+    trainable_only : sequence of str
+        Modules saved as their trainable parameters only (adapters on a frozen base).
     """
 
     def __init__(self, run_dir, settings: TrainSettings, modules: dict, optimizers: dict, ema_modules, dataset,
-                 step_fn: Callable, sample_fn: Callable | None = None):
+                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=()):
         from accelerate import Accelerator
 
         self.run_dir = Path(run_dir)
@@ -125,27 +138,32 @@ class Trainer:
         self.dataset = dataset
         self.step_fn, self.sample_fn = step_fn, sample_fn
         self.raw_modules = dict(modules)
+        self.trainable_only = set(trainable_only)
         self.optimizers = {name: make(self.raw_modules) for name, make in optimizers.items()}
         prepared = self.accelerator.prepare(*self.raw_modules.values(), *self.optimizers.values())
         k = len(self.raw_modules)
         self.modules = dict(zip(self.raw_modules, prepared[:k]))
         self.optimizers = dict(zip(self.optimizers, prepared[k:]))
-        from diffusers.training_utils import EMAModel
-
-        self.ema = {name: EMAModel(self.raw_modules[name].parameters(), decay=settings.ema) for name in ema_modules}
+        self.ema = {name: make_ema(self.raw_modules[name].parameters(), settings.ema, settings.batch, settings.ema_kimg, settings.ema_rampup)
+                    for name in ema_modules}
         self.step = 0
         self._resumed_from: Path | None = None  # the checkpoint training continues from, if any
         self._stop = threading.Event()
 
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- checkpoints ------------------------------------------------------------------
-    def _weights(self) -> dict:
-        weights = {name: m.state_dict() for name, m in self.raw_modules.items()}
+    def _write_modules(self, folder: Path) -> None:
+        for name, module in self.raw_modules.items():
+            save_module(module, folder / name, trainable_only=name in self.trainable_only)
         for name, ema in self.ema.items():
-            # full state dict (buffers such as BatchNorm statistics come from the live model)
-            averaged = dict(weights[name])
-            averaged.update(zip(_param_names(self.raw_modules[name]), ema.shadow_params))
-            weights[f"{name}_ema"] = averaged
-        return weights
+            # the averaged parameters; buffers (BatchNorm statistics) come from the live model
+            with ema_weights(ema, self.raw_modules[name]) as averaged:
+                save_module(averaged, folder / f"{name}_ema", trainable_only=name in self.trainable_only)
 
     def save(self) -> Path | None:
         acc = self.accelerator
@@ -156,13 +174,13 @@ class Trainer:
                 "step": self.step,
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
-                "rng": _rng_state(),
+                "rng": rng_state(),
                 # fp16's loss scale, so a resumed run scales (and skips steps) as the uninterrupted one would
                 "scaler": acc.scaler.state_dict() if getattr(acc, "scaler", None) is not None else None,
                 # plain values only (a Path would make weights_only loading refuse the file)
                 "settings": json.loads(json.dumps(asdict(self.settings), default=str)),
             }
-            path = save_checkpoint(self.run_dir, self.step, self._weights(), state, keep=self.settings.keep_checkpoints)
+            path = save_checkpoint(self.run_dir, self.step, self._write_modules, state, keep=self.settings.keep_checkpoints)
         acc.wait_for_everyone()
         return path
 
@@ -178,14 +196,14 @@ class Trainer:
         state = load_state(ckpt)
         for name, module in self.raw_modules.items():
             try:
-                module.load_state_dict(load_weights(ckpt, name))
+                module.load_state_dict(load_weights(ckpt, name), strict=name not in self.trainable_only)
             except RuntimeError as err:
                 raise HeliogenError(f"checkpoint {ckpt} does not fit the model ({str(err).splitlines()[0]})") from None
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         self._resumed_from = ckpt
         if state.get("scaler") and getattr(self.accelerator, "scaler", None) is not None:
             self.accelerator.scaler.load_state_dict(state["scaler"])
@@ -193,16 +211,9 @@ class Trainer:
         log.info("resumed from %s at step %d", ckpt, self.step)
 
     # -- the loop ---------------------------------------------------------------------
-    def _on_signal(self, signum, frame):
-        log.warning("signal %d: checkpointing at the end of this step, then stopping", signum)
-        self._stop.set()
-
-    def run(self) -> dict:
-        """Train; returns ``{"step", "stopped", "checkpoint", "modules"}`` (the trained modules)."""
-        from torch.utils.data import DataLoader
-        from tqdm.auto import tqdm
-
-        s, acc = self.settings, self.accelerator
+    def _start(self) -> None:
+        """Resume, then set aside checkpoints of another history (rank 0)."""
+        acc = self.accelerator
         self._resume()
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -212,70 +223,67 @@ class Trainer:
             foreign = src is not None and src.resolve().parent != (self.run_dir / "checkpoints").resolve()
             set_aside_later_checkpoints(self.run_dir, self.step, foreign=foreign)
         acc.wait_for_everyone()
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)):
-                if sig is not None:
-                    previous[sig] = signal.signal(sig, self._on_signal)
+
+    def _loader(self):
+        from torch.utils.data import DataLoader
+
+        s, acc = self.settings, self.accelerator
         sampler = StepBatchSampler(len(self.dataset), s.batch, self.step, s.steps, s.seed, acc.process_index, acc.num_processes)
         # The loader draws its workers' base seed from its own generator: from the global torch RNG,
         # it would shift that RNG by one draw at every (re)start and break exact resume for any
         # step_fn that uses it.
         loader_seed = int(np.random.SeedSequence([s.seed, self.step, acc.process_index, 1]).generate_state(1, dtype=np.uint64)[0] % 2**63)
-        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers,
-                            generator=torch.Generator().manual_seed(loader_seed))
-        writer = stats = None
-        if acc.is_main_process:
-            from torch.utils.tensorboard import SummaryWriter
+        return DataLoader(self.dataset, batch_sampler=sampler, num_workers=s.workers, generator=torch.Generator().manual_seed(loader_seed))
 
-            writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
-            _truncate_stats(self.run_dir / "stats.jsonl", self.step)  # rows past the checkpoint are redone
-            stats = open(self.run_dir / "stats.jsonl", "a")
-        bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=bars_off(acc.is_main_process and s.progress))
+    def _train_step(self, batch) -> dict:
+        for module in self.modules.values():
+            module.train()
+        ctx = StepContext(self, self.step)
+        with self.accelerator.autocast():
+            metrics = self.step_fn(batch, ctx)
+        for name, ema in self.ema.items():
+            ema.step(self.raw_modules[name].parameters())
+        self.step += 1
+        return metrics
+
+    def _should_stop(self) -> bool:
+        # a signal reaches ranks at different moments: stop together, at the same step
+        acc = self.accelerator
+        if self._stop.is_set():
+            acc.set_trigger()
+        stop = acc.check_trigger()
+        if stop:
+            self._stop.set()
+        return stop
+
+    def run(self) -> dict:
+        """Train; returns ``{"step", "stopped", "checkpoint", "modules"}`` (the trained modules)."""
+        from tqdm.auto import tqdm
+
+        s, acc = self.settings, self.accelerator
+        self._start()
         last_saved = None
-        t0, seen = time.perf_counter(), 0
-        try:
-            for batch in loader:
-                for module in self.modules.values():
-                    module.train()
-                ctx = StepContext(self, self.step)
-                with acc.autocast():
-                    metrics = self.step_fn(batch, ctx)
-                for name, ema in self.ema.items():
-                    ema.step(self.raw_modules[name].parameters())
-                self.step += 1
-                seen += s.batch
-                bar.update(1)
-                if acc.is_main_process and (self.step % s.log_every == 0 or self.step == s.steps):
-                    elapsed = time.perf_counter() - t0
-                    row = {"step": self.step, **{k: float(v) for k, v in metrics.items()},
-                           "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
-                           "images_per_s": seen / max(elapsed, 1e-9), "time": time.time()}
-                    stats.write(json.dumps(row) + "\n")
-                    stats.flush()
-                    for k, v in metrics.items():
-                        writer.add_scalar(k, float(v), self.step)
-                    bar.set_postfix({k: f"{float(v):.4g}" for k, v in metrics.items()})
-                    t0, seen = time.perf_counter(), 0
-                # a signal reaches ranks at different moments: stop together, at the same step
-                if self._stop.is_set():
-                    acc.set_trigger()
-                stop = acc.check_trigger()
-                if stop:
-                    self._stop.set()
-                if self.step % s.checkpoint_every == 0 or self.step == s.steps or stop:
-                    last_saved = self.save()
-                if self.sample_fn and s.sample_every and self.step % s.sample_every == 0 and acc.is_main_process:
-                    self.sample_fn(self.ema_modules(), self.run_dir / "samples" / f"step-{self.step:07d}.png", self.step)
-                if stop:
-                    break
-        finally:
-            for sig, handler in previous.items():  # the process is itself again after training
-                signal.signal(sig, handler)
-            bar.close()
-            if writer is not None:
-                writer.close()
-                stats.close()
+        with stop_on_signals(self._stop), _Logs(self.run_dir, self.step, acc.is_main_process) as logs:
+            bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=bars_off(acc.is_main_process and s.progress))
+            try:
+                for batch in self._loader():
+                    metrics = self._train_step(batch)
+                    bar.update(1)
+                    if acc.is_main_process and (self.step % s.log_every == 0 or self.step == s.steps):
+                        lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
+                        logs.write(self.step, metrics, lr, s.batch)
+                        bar.set_postfix({k: f"{float(v):.4g}" for k, v in metrics.items()})
+                    else:
+                        logs.count(s.batch)
+                    stop = self._should_stop()
+                    if self.step % s.checkpoint_every == 0 or self.step == s.steps or stop:
+                        last_saved = self.save()
+                    if self.sample_fn and s.sample_every and self.step % s.sample_every == 0 and acc.is_main_process:
+                        self.sample_fn(self.ema_modules(), self.run_dir / "samples" / f"step-{self.step:07d}.png", self.step)
+                    if stop:
+                        break
+            finally:
+                bar.close()
         return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved, "modules": self.raw_modules}
 
     def ema_modules(self) -> dict:
@@ -290,7 +298,8 @@ class Trainer:
         return out
 
     def close(self) -> None:
-        """End every rank cleanly: a barrier before tearing down gloo/NCCL (OFFLINE.md)."""
+        """End every rank cleanly: a barrier before tearing down gloo/NCCL, whose teardown
+        otherwise races a rank that is still writing the last checkpoint."""
         acc = self.accelerator
         acc.wait_for_everyone()
         acc.end_training()
@@ -299,46 +308,41 @@ class Trainer:
             torch.distributed.destroy_process_group()
 
 
-def _rng_state() -> dict:
-    """The global RNG states as tensors and plain Python values only.
+class _Logs:
+    """``stats.jsonl`` and TensorBoard on rank 0 (nothing elsewhere); rows past ``step`` are redone."""
 
-    ``state.pt`` is read back with ``torch.load(weights_only=True)``, which unpickles no
-    arbitrary objects; numpy's state (a tuple holding an ndarray) would not pass, so its
-    MT19937 key travels as an int64 tensor.
-    """
-    np_state = np.random.get_state(legacy=False)
-    if np_state["bit_generator"] != "MT19937":  # numpy's global RandomState is always MT19937
-        raise HeliogenError(f"cannot checkpoint numpy's {np_state['bit_generator']} global generator")
-    version, internal, gauss_next = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)), "pos": int(np_state["state"]["pos"]),
-                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
-        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
-    }
+    def __init__(self, run_dir: Path, step: int, main: bool):
+        self.run_dir, self.step, self.main = run_dir, step, main
+        self.writer = self.stats = None
+        self.t0, self.seen = time.perf_counter(), 0
 
+    def __enter__(self) -> "_Logs":
+        if self.main:
+            from torch.utils.tensorboard import SummaryWriter
 
-def _set_rng_state(rng: dict) -> None:
-    torch.set_rng_state(rng["torch"])
-    cuda = rng.get("cuda") or []
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    n = rng["numpy"]
-    if isinstance(n, tuple):  # checkpoints from before the tensor form: numpy's own legacy tuple
-        np.random.set_state(n)
-    else:
-        np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": int(n["pos"])},
-                             "has_gauss": int(n["has_gauss"]), "gauss": float(n["gauss"])})
-    p = rng["python"]
-    if isinstance(p, tuple):
-        random.setstate(p)
-    else:
-        random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss_next"]))
+            self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
+            _truncate_stats(self.run_dir / "stats.jsonl", self.step)  # rows past the checkpoint are redone
+            self.stats = open(self.run_dir / "stats.jsonl", "a")
+        return self
 
+    def count(self, images: int) -> None:
+        self.seen += images
 
-def _param_names(module) -> list[str]:
-    return [n for n, _ in module.named_parameters()]
+    def write(self, step: int, metrics: dict, lr: float, images: int) -> None:
+        self.seen += images
+        elapsed = time.perf_counter() - self.t0
+        row = {"step": step, **{k: float(v) for k, v in metrics.items()}, "lr": lr,
+               "images_per_s": self.seen / max(elapsed, 1e-9), "time": time.time()}
+        self.stats.write(json.dumps(row) + "\n")
+        self.stats.flush()
+        for k, v in metrics.items():
+            self.writer.add_scalar(k, float(v), step)
+        self.t0, self.seen = time.perf_counter(), 0
+
+    def __exit__(self, *exc) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.stats.close()
 
 
 def _truncate_stats(path: Path, step: int) -> None:

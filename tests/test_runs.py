@@ -1,0 +1,239 @@
+"""Run folders (training/rundir.py): one format for every kind, the legacy reader, ``heliogen
+sample`` dispatch, tile banks that name their run, and the trainer's EMA schedule and
+trainable-only saves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from heliogen.errors import HeliogenError
+from heliogen.training.rundir import RUN_FORMAT, create_run, open_run
+
+LEGACY = Path(__file__).parent / "fixtures" / "legacy_runs"
+
+# Made by tests/fixtures/legacy_runs/make_legacy.py run against heliogen 63ec75f (the commit
+# before run.json): `git archive 63ec75f src | tar -x -C OLD`, then
+# `PYTHONPATH=OLD/src python make_legacy.py WORK tests/fixtures/legacy_runs`. It trained each
+# run 2 steps on a synthetic store and printed what the old code sampled: diffusion through the
+# old `generate(run, n=2, sampler="ddim", steps=3, seed=5)` (FITS data, DN/s), the tile models
+# from z drawn with seeds 5 and 6, in I/<I> through the store's normalisation.
+OLD_OUTPUT = {
+    "diffusion": (304597.3486955166, [[2.7773427963256836, 2473.9208984375, 1519.5545654296875, 1.0346866846084595],
+                                      [1.2633265256881714, 196.11495971679688, 1.0529640913009644, 45.0219841003418]]),
+    "tilegan": (2059.9076133463045, [[0.8646316416648459, 0.9394261454104336, 0.9190907573339535, 0.974428229141866],
+                                     [0.9696122750447334, 1.092293104327129, 0.7130158004004805, 0.9128372429489495]]),
+    "tilevae": (2005.7706004613606, [[0.9639467515667244, 0.9640249832191172, 0.9666812141778702, 0.9672939547212578],
+                                     [0.9641479888557347, 0.9731778305959499, 0.9660423626649572, 0.9667760199674003]]),
+}
+
+
+def _fits(paths):
+    import sunpy.map
+
+    return [sunpy.map.Map(p) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def gran_store(tmp_path_factory):
+    from heliogen.data import build_store
+    from heliogen.data.synth import write_synth
+
+    root = tmp_path_factory.mktemp("gran")
+    write_synth("granulation", 1, 96, 0, root / "synth")
+    build_store(root / "synth", root / "gran.zarr", "granulation", 32, progress=False)
+    return root / "gran.zarr"
+
+
+def _settings(**kw):
+    from heliogen.training.trainer import TrainSettings
+
+    base = dict(steps=2, batch=4, lr=1e-3, grad_clip=0.0, checkpoint_every=1, log_every=1, progress=False, sample_every=0, ema=0.5,
+                keep_checkpoints=5)
+    base.update(kw)
+    return TrainSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def tile_runs(gran_store, tmp_path_factory):
+    from heliogen.tiles import TileGANSettings, TileVAESettings, train_tilegan, train_tilevae
+
+    root = tmp_path_factory.mktemp("runs")
+    train_tilegan(gran_store, root / "gan", _settings(), TileGANSettings(latent_dim=8, width=4, taper_from=8, heatmap_n=2))
+    train_tilevae(gran_store, root / "vae", _settings(), TileVAESettings(width=4, hidden=16, latent_dim=4, heatmap_n=2))
+    return root
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "tilegan", "tilevae"])
+def test_legacy_runs_open_and_sample_as_the_old_code_did(kind, tmp_path):
+    from heliogen.sample import sample_run
+
+    run = open_run(LEGACY / kind)
+    assert run.kind == kind and run.legacy and run.format == "heliogen-run/1"
+    assert [c.name for c in run.checkpoints()] == ["step-0000002"]
+    options = dict(sampler="ddim", steps=3) if kind == "diffusion" else {}
+    out = sample_run(LEGACY / kind, tmp_path, n=2, seed=5, progress=False, **options)
+    data = np.stack([m.data for m in _fits(out["fits"])]).astype(np.float64)
+    total, first = OLD_OUTPUT[kind]
+    np.testing.assert_allclose(data.reshape(2, -1)[:, :4], first, rtol=1e-5)
+    assert data.sum() == pytest.approx(total, rel=1e-5)
+
+
+def test_legacy_fixture_stays_small():
+    size = sum(p.stat().st_size for p in LEGACY.rglob("*") if p.is_file())
+    assert size < 600_000
+
+
+def test_open_run_on_each_kind(tile_runs):
+    gan, vae = open_run(tile_runs / "gan"), open_run(tile_runs / "vae")
+    assert gan.kind == "tilegan" and gan.format == RUN_FORMAT and not gan.legacy
+    assert gan.modules == {"G": "TileGenerator", "D": "TileDiscriminator"} and gan.ema == ["G"]
+    assert vae.kind == "tilevae" and vae.modules == {"vae": "TileVAE"}
+    assert gan.data["kind"] == "granulation" and gan.shape == (1, 32, 32) and gan.header["CTYPE1"] == "XOFFSET"
+    assert gan.config["width"] == 4 and gan.config["steps"] == 2
+    ckpt = gan.latest
+    assert sorted(p.name for p in ckpt.iterdir()) == ["D", "G", "G_ema", "state.pt"]
+    assert (ckpt / "G_ema" / "config.json").is_file() and (ckpt / "G_ema" / "diffusion_pytorch_model.safetensors").is_file()
+    assert json.loads((tile_runs / "gan" / "run.json").read_text())["heliogen"]
+    with pytest.raises(HeliogenError, match="keeps no EMA of D"):
+        gan.load_module("D", ema=True)
+    assert gan.load_module("D").training is False  # no EMA kept: the raw weights
+    with pytest.raises(HeliogenError, match="has no module 'model'"):
+        gan.load_module("model")
+
+
+def test_load_ema_or_raw_from_a_chosen_checkpoint(tile_runs):
+    from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+    from safetensors.torch import load_file
+
+    from heliogen.models.tilegan import TileGenerator
+
+    run = open_run(tile_runs / "gan")
+    assert [c.name for c in run.checkpoints()] == ["step-0000001", "step-0000002"]
+    for step in (1, 2):
+        ckpt = run.checkpoint(step)
+        for ema, folder in ((True, "G_ema"), (False, "G")):
+            g = run.load_module("G", ema=ema, checkpoint=f"step-{step:07d}")
+            saved = load_file(str(ckpt / folder / SAFETENSORS_WEIGHTS_NAME))
+            assert all(torch.equal(v, saved[k]) for k, v in g.state_dict().items())
+            # the folder is an ordinary diffusers save: from_pretrained reads it too
+            again = TileGenerator.from_pretrained(ckpt / folder, low_cpu_mem_usage=False)
+            assert all(torch.equal(v, again.state_dict()[k]) for k, v in g.state_dict().items())
+    raw, ema = run.load_module("G", ema=False), run.load_module("G")
+    assert any(not torch.equal(a, b) for a, b in zip(raw.parameters(), ema.parameters()))
+    first, last = run.load_module("G", checkpoint=1), run.load_module("G", checkpoint=run.latest)
+    assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), last.parameters()))
+    with pytest.raises(HeliogenError, match="no checkpoint at"):
+        run.checkpoint(7)
+
+
+def test_create_run_refuses_another_kind_or_model(gran_store, tile_runs, tmp_path):
+    from heliogen.models.tilegan import TileGenerator
+    from heliogen.tiles import TileGANSettings, TileVAESettings, train_tilegan, train_tilevae
+
+    with pytest.raises(HeliogenError, match="holds a tilegan run, not a tilevae run") as err:
+        train_tilevae(gran_store, tile_runs / "gan", _settings(), TileVAESettings(width=4, hidden=16, latent_dim=4))
+    assert len(str(err.value).splitlines()) == 1
+    with pytest.raises(HeliogenError, match=r"another model \(D, G differ\)"):
+        train_tilegan(gran_store, tile_runs / "gan", _settings(), TileGANSettings(latent_dim=8, width=8, taper_from=8))
+    with pytest.raises(HeliogenError, match="older heliogen-run/1 format"):
+        create_run(shutil.copytree(LEGACY / "tilegan", tmp_path / "old"), "tilegan", {"G": TileGenerator(size=32, width=4)}, {}, {})
+    with pytest.raises(HeliogenError, match="unknown run kind"):
+        create_run(tmp_path / "x", "flow", {}, {}, {})
+    # the same model again is fine (resume)
+    create_run(tmp_path / "same", "tilegan", {"G": TileGenerator(size=32, width=4)}, {"kind": "granulation"}, {"a": 1})
+    create_run(tmp_path / "same", "tilegan", {"G": TileGenerator(size=32, width=4)}, {"kind": "granulation"}, {"a": 2})
+
+
+def test_not_a_run_says_what_a_run_is(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HeliogenError, match="not a heliogen run.*written by `heliogen train"):
+        open_run(tmp_path / "empty")
+    with pytest.raises(HeliogenError, match="no run folder at"):
+        open_run(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("kind", ["tilegan", "tilevae"])
+def test_sample_tile_runs_write_fits_with_wcs_and_provenance(tile_runs, kind, tmp_path):
+    from heliogen.sample import sample_run
+    from heliogen.tiles.sample import tile_generator
+
+    folder = tile_runs / ("gan" if kind == "tilegan" else "vae")
+    run = open_run(folder)
+    out = sample_run(folder, tmp_path / "a", n=3, seed=4, batch=2, progress=False, checkpoint=1)
+    maps = _fits(out["fits"])
+    assert [p.name for p in out["fits"]] == ["tile_000004.fits", "tile_000005.fits", "tile_000006.fits"]
+    m = maps[1]
+    assert m.meta["seed"] == 5 and m.meta["ckpt"] == "step-0000001" and m.meta["model"] == folder.name
+    assert m.meta["runkind"] == kind and m.meta["weights"] == "ema" and m.meta["hgver"]
+    assert m.meta["ctype1"] == "XOFFSET" and m.reference_pixel.x.value == pytest.approx(15.5) and m.data.shape == (32, 32)
+    # physical units: the EMA generator of checkpoint 1 on z from seed 5, through the normalisation
+    g = tile_generator(run, checkpoint=1)
+    with torch.no_grad():
+        tile = g(torch.randn(1, g.latent_dim, generator=torch.Generator().manual_seed(5)))[0, 0].numpy()
+    np.testing.assert_allclose(m.data, run.normalisation.physical(tile.astype(np.float64)), rtol=1e-5)
+    assert out["grid"].stat().st_size > 2000
+    # a tile depends on its seed, not on n or --batch (the network runs on fixed micro-batches)
+    again = sample_run(folder, tmp_path / "b", n=1, seed=4, batch=1, progress=False, checkpoint=1)
+    assert np.array_equal(_fits(again["fits"])[0].data, maps[0].data)
+
+
+def test_sample_cli_dispatches_and_refuses_options_of_another_kind(tile_runs, tmp_path, capsys):
+    from heliogen.cli import main
+
+    def cli(*argv):
+        with pytest.raises(SystemExit) as e:
+            main(list(argv))
+        return e.value.code, capsys.readouterr()
+
+    code, out = cli("sample", str(tile_runs / "vae"), "--n", "2", "--out", str(tmp_path / "s"), "--weights", "raw", "--no-progress")
+    assert code == 0 and "wrote 2 FITS" in out.out
+    assert _fits([tmp_path / "s" / "tile_000001.fits"])[0].meta["weights"] == "raw"
+    for flag in (["--sampler", "ddim"], ["--class", "M"], ["--steps", "5"], ["--stats"]):
+        code, out = cli("sample", str(tile_runs / "gan"), "--out", str(tmp_path / "x"), *flag)
+        assert code == 2 and f"{flag[0]} does not apply to a tilegan run" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_sample_registry_rejects_kinds_without_a_sampler(tile_runs, monkeypatch, tmp_path):
+    from heliogen import sample
+
+    monkeypatch.delitem(sample.SAMPLERS, "tilegan")
+    with pytest.raises(HeliogenError, match="cannot sample tilegan runs"):
+        sample.sample_run(tile_runs / "gan", tmp_path)
+
+
+def test_bank_names_its_run_and_checkpoint(tile_runs, gran_store, tmp_path):
+    import zarr
+
+    from heliogen.mosaic.bank import bank_from_run, open_bank
+
+    bank = bank_from_run(tile_runs / "gan", tmp_path / "b.zarr", n=5, seed=1, progress=False, checkpoint=1)
+    assert bank.attrs["run"] == str((tile_runs / "gan").resolve()) and bank.attrs["checkpoint"] == "step-0000001"
+    assert bank.attrs["generator_class"] == "TileGenerator" and (tmp_path / "b.zarr" / "generator" / "config.json").is_file()
+    ref = open_run(tile_runs / "gan").load_module("G", checkpoint=1)
+    g = open_bank(tmp_path / "b.zarr").generator()
+    assert all(torch.equal(a, b) for a, b in zip(ref.state_dict().values(), g.state_dict().values()))
+    vbank = bank_from_run(tile_runs / "vae", tmp_path / "v.zarr", n=3, progress=False)
+    assert vbank.attrs["generator_class"] == "TileVAEDecoder" and vbank.attrs["checkpoint"] == "step-0000002"
+    assert vbank.generator().latent_dim == 4
+    # an old-format bank: one line saying how to rebuild it
+    zarr.open_group(str(tmp_path / "b.zarr"), mode="r+").attrs["format"] = "heliogen-tile-bank/1"
+    with pytest.raises(HeliogenError, match=r"older format; rebuild it with `heliogen mosaic bank RUN`"):
+        open_bank(tmp_path / "b.zarr")
+    with pytest.raises(HeliogenError, match="diffusion run; a bank needs a tile GAN or tile VAE run"):
+        bank_from_run(LEGACY / "diffusion", tmp_path / "d.zarr", n=2, progress=False)
+
+
+def test_mosaic_bank_on_neither_run_nor_store(tmp_path):
+    from click.testing import CliRunner
+
+    from heliogen.cli.mosaic import mosaic
+
+    (tmp_path / "junk").mkdir()
+    res = CliRunner().invoke(mosaic, ["bank", str(tmp_path / "junk"), "--out", str(tmp_path / "b.zarr")])
+    assert res.exit_code != 0 and "neither a run nor a store" in str(res.exception)
