@@ -104,6 +104,36 @@ def test_user_errors_are_heliogen_errors(stores, tmp_path):
     assert isinstance(res.exception, HeliogenError) and "no FITS files" in str(res.exception)
 
 
+def test_sets_of_other_sizes_or_kinds_are_refused_unless_allowed(stores, tmp_path, synth_euv_dir):
+    """64 px against 32 px, or EUV against granulation, is one clear line and exit code 2 from
+    the real command line; --allow-mismatch runs the comparison and records that it was allowed."""
+    import subprocess
+    import sys
+
+    from heliogen.data import build_store
+    from heliogen.data.synth import write_synth
+
+    real, _ = stores
+    big = tmp_path / "big.zarr"
+    build_store(synth_euv_dir, big, "euv", 64, wavelength=193, progress=False)
+    write_synth("granulation", 2, 128, 0, tmp_path / "gran")
+    gran = tmp_path / "gran.zarr"
+    build_store(tmp_path / "gran", gran, "granulation", 32, progress=False)
+    common = ["--metrics", "histogram", "--no-cache"]
+    for fake, words in ((big, ["32x32 px", "64x64 px", "--allow-mismatch"]), (gran, ["euv", "granulation", "--allow-mismatch"])):
+        proc = subprocess.run([sys.executable, "-m", "heliogen", "evaluate", "--real", str(real), "--fake", str(fake), *common,
+                               "--out", str(tmp_path / "refused.json")], capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("heliogen: error: ") and all(w in lines[0] for w in words), lines
+        assert not (tmp_path / "refused.json").exists()
+    out = tmp_path / "allowed.json"
+    res = _run(["--real", str(real), "--fake", str(big), *common, "--allow-mismatch", "--out", str(out)])
+    assert res.exception is None, res.output
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["allow_mismatch"] is True and doc["fake"]["n"] == 8
+
+
 def _mag_pair(folder_p, folder_t, name, seed, noise):
     from heliogen.data.synth import synth_magnetogram
 

@@ -39,9 +39,10 @@ def _echo_table(metrics: dict):
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Real-feature cache [default: $HELIOGEN_CACHE_DIR or ~/.cache/heliogen/features].")
 @click.option("--no-cache", is_flag=True, help="Do not cache real-set features.")
 @click.option("--seed", type=int, default=0)
+@click.option("--allow-mismatch", is_flag=True, help="Compare sets of different kinds or image sizes (refused otherwise).")
 @click.pass_context
 def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_uint8, batch_size, device, kid_subsets,
-             kid_subset_size, prdc_k, clusters, patch_sizes, crops_per_image, cache_dir, no_cache, seed):
+             kid_subset_size, prdc_k, clusters, patch_sizes, crops_per_image, cache_dir, no_cache, seed, allow_mismatch):
     """Evaluate generated images against real ones (distribution metrics), or run a subcommand."""
     if ctx.invoked_subcommand is not None:
         return
@@ -59,7 +60,8 @@ def evaluate(ctx, real, fake, metrics, features, out, report, n, kind, legacy_ui
     doc = evaluate_distribution(real, fake, metrics=metrics, features=features, n=n, out=out, report=report,
                                 cache_dir=None if no_cache else (cache_dir or "default"), batch_size=batch_size, device=device,
                                 legacy_uint8=legacy_uint8, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, k=prdc_k,
-                                cluster_k=clusters, patch_sizes=sizes, crops_per_image=crops_per_image, seed=seed, kind=kind)
+                                cluster_k=clusters, patch_sizes=sizes, crops_per_image=crops_per_image, seed=seed, kind=kind,
+                                allow_mismatch=allow_mismatch)
     _echo_table(doc["metrics"])
     click.echo(f"wrote {out}" + (f" and {report}" if report else ""))
 

@@ -28,7 +28,7 @@ from ..data.kinds import KINDS, fit_normalisation
 from ..data.normalise import Normalisation
 from ..errors import BadInput, HeliogenError
 
-__all__ = ["ImageSet", "load_images", "load_pair", "fits_files", "physical_to_model"]
+__all__ = ["ImageSet", "load_images", "load_pair", "check_comparable", "fits_files", "physical_to_model"]
 
 log = logging.getLogger("heliogen")
 
@@ -187,10 +187,32 @@ def load_images(path, n: int | None = None, normalisation: Normalisation | None 
     return ImageSet(images.astype(np.float32), norm, kind, str(path), headers, names)
 
 
-def load_pair(real, fake, n: int | None = None, kind: str | None = None, seed: int = 0) -> tuple[ImageSet, ImageSet]:
-    """Load the real set, then the fake set in the real set's model space."""
+def load_pair(real, fake, n: int | None = None, kind: str | None = None, seed: int = 0,
+              allow_mismatch: bool = False) -> tuple[ImageSet, ImageSet]:
+    """Load the real set, then the fake set in the real set's model space.
+
+    The fake set's kind is its own (a store's, or guessed from its FITS headers) unless
+    ``kind`` forces both. Sets of different kinds or image sizes are refused unless
+    ``allow_mismatch``: the feature extractors would resize them and the scores would
+    compare unlike things without a word.
+    """
     r = real if isinstance(real, ImageSet) else load_images(real, n=n, kind=kind, seed=seed)
-    f = fake if isinstance(fake, ImageSet) else load_images(fake, n=n, normalisation=r.normalisation, kind=kind or r.kind, seed=seed + 1)
-    if r.images.shape[1] != f.images.shape[1]:
-        raise HeliogenError(f"real and fake images have different channel counts ({r.images.shape[1]} vs {f.images.shape[1]})")
+    f = fake if isinstance(fake, ImageSet) else load_images(fake, n=n, normalisation=r.normalisation, kind=kind, seed=seed + 1)
+    check_comparable(r, f, allow_mismatch)
     return r, f
+
+
+def check_comparable(real: ImageSet, fake: ImageSet, allow_mismatch: bool = False) -> None:
+    """One clear line when two sets cannot be compared as they are."""
+    if real.images.shape[1] != fake.images.shape[1]:
+        raise HeliogenError(f"real and fake images have different channel counts ({real.images.shape[1]} vs "
+                            f"{fake.images.shape[1]}); they cannot be compared, even with --allow-mismatch")
+    if allow_mismatch:
+        return
+    if real.kind != fake.kind:
+        raise HeliogenError(f"real images are {real.kind} and fake images are {fake.kind}; compare sets of one kind, "
+                            "or pass --kind to read both as one kind, or --allow-mismatch")
+    rs, fs = real.images.shape[2:], fake.images.shape[2:]
+    if rs != fs:
+        raise HeliogenError(f"real images are {rs[0]}x{rs[1]} px and fake images {fs[0]}x{fs[1]} px; build both at one "
+                            "size, or pass --allow-mismatch to let the feature extractors resize them")

@@ -76,7 +76,7 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
                           out=None, report=None, cache_dir="default", batch_size: int = 32, device: str = "cpu",
                           legacy_uint8: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3,
                           cluster_k: int = 10, patch_sizes=(64, 128, 256), crops_per_image: int = 4, seed: int = 0,
-                          kind: str | None = None, figures_dir=None) -> dict:
+                          kind: str | None = None, figures_dir=None, allow_mismatch: bool = False) -> dict:
     """Compare a generated set with a real one; return (and optionally write) the metrics document.
 
     Parameters
@@ -93,18 +93,21 @@ def evaluate_distribution(real, fake, metrics=("fd", "kid", "prdc"), features=DE
         Metrics JSON and HTML report paths.
     cache_dir : path-like, "default" or None
         Real-set feature cache (``default``: ``$HELIOGEN_CACHE_DIR`` or ~/.cache/heliogen/features).
+    allow_mismatch : bool
+        Compare sets of different kinds or sizes (refused by default, see :func:`heliogen.evaluate.io.check_comparable`).
     """
     from ..features import get_extractor
     from ..features.cache import default_cache_dir
 
     metrics = _split(metrics, METRICS)
     feature_names = _split(features, None, "feature extractor") if any(m != "histogram" for m in metrics) else []
-    r, f = load_pair(real, fake, n=n, kind=kind, seed=seed)
+    r, f = load_pair(real, fake, n=n, kind=kind, seed=seed, allow_mismatch=allow_mismatch)
     log.info("evaluate: %d real and %d generated images (%s)", r.n, f.n, r.kind)
     cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     settings = {"metrics": metrics, "features": feature_names, "n": n, "seed": seed, "batch_size": batch_size,
                 "legacy_uint8": legacy_uint8, "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "prdc_k": k,
-                "cluster_k": cluster_k, "patch_sizes": list(patch_sizes), "crops_per_image": crops_per_image}
+                "cluster_k": cluster_k, "patch_sizes": list(patch_sizes), "crops_per_image": crops_per_image,
+                "allow_mismatch": allow_mismatch}
     doc = new_document("distribution", settings)
     doc["real"], doc["fake"] = r.describe(), f.describe()
     lo, hi = r.value_range
