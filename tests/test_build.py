@@ -143,3 +143,43 @@ def test_no_inputs_and_unknown_kind(tmp_path):
         build_store(tmp_path / "empty", tmp_path / "s.zarr", "euv", 32)
     with pytest.raises(HeliogenError, match="unknown kind"):
         build_store(tmp_path, tmp_path / "s.zarr", "radio", 32)
+
+
+def test_a_build_that_produced_nothing_leaves_no_store(synth_euv_dir, tmp_path, copy_files):
+    """Every input bad: one error line with the reasons, and the new store is gone; an existing
+    store that a later all-bad run adds nothing to is kept as it was."""
+    good = sorted(synth_euv_dir.glob("*.fits"))
+    bad = make_bad_inputs(good[0], tmp_path / "bad")
+    out = tmp_path / "none.zarr"
+    with pytest.raises(HeliogenError) as err:
+        build_store(tmp_path / "bad", out, "euv", 32, wavelength=193, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and f"{len(bad)} skipped" in message and "removed" in message and "truncated" in message
+    assert not out.exists()
+    kept = tmp_path / "kept.zarr"
+    build_store(copy_files(good[:1], tmp_path / "one"), kept, "euv", 32, wavelength=193, progress=False)
+    report = build_store(tmp_path / "bad", kept, "euv", 32, wavelength=193, progress=False)
+    assert report.total_samples == 1 and open_store(kept).n == 1
+
+
+def test_rebuilding_as_another_kind_names_the_kind_first(synth_euv_dir, tmp_path):
+    out = tmp_path / "s.zarr"
+    build_store(sorted(synth_euv_dir.glob("*.fits"))[:1], out, "euv", 32, wavelength=193, progress=False)
+    with pytest.raises(HeliogenError) as err:
+        build_store(sorted(synth_euv_dir.glob("*.fits"))[:1], out, "granulation", 32, progress=False)
+    assert str(err.value).startswith(f"{out} is a euv store, not granulation")
+
+
+def test_not_a_store_messages_say_what_a_store_is(tmp_path):
+    from heliogen.mosaic.bank import open_bank
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "zarr.json").write_text("{not json")
+    for target in (tmp_path / "missing.zarr", plain):
+        with pytest.raises(HeliogenError) as err:
+            open_store(target)
+        assert str(target) in str(err.value) and "`heliogen data build` writes" in str(err.value)
+        with pytest.raises(HeliogenError) as err:
+            open_bank(target)
+        assert str(target) in str(err.value) and "`heliogen mosaic bank` writes" in str(err.value)

@@ -139,6 +139,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     pool = ctx.Pool(workers) if workers > 1 else None  # before zarr starts its I/O thread
+    created = not out.exists()
     try:
         store = _open_or_create(out, kind, size, config, options)
         report = BuildReport(store=out)
@@ -189,13 +190,29 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
             pool.terminate()
             pool.join()
     report.total_samples = store.n
+    if created and store.n == 0:
+        _remove_empty_store(out, report)
     return report
+
+
+def _remove_empty_store(out: Path, report: BuildReport) -> None:
+    """A new store that received no row is removed, and the build fails with the reasons."""
+    import shutil
+    from collections import Counter
+
+    shutil.rmtree(out, ignore_errors=True)
+    reasons = Counter(reason.split(" (")[0] for reason in report.skipped.values())
+    summary = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "they gave no image"
+    raise HeliogenError(f"no input could be used ({len(report.skipped)} skipped: {summary}); the empty store {out} was removed")
 
 
 def _open_or_create(out: Path, kind, size, config, options) -> Store:
     if out.exists():
         store = Store(out, mode="r+")
         old = store.attrs.get("config", {})
+        if old.get("kind") != kind:
+            # the kind first: every other option differs too, and would bury the real change
+            raise HeliogenError(f"{out} is a {old.get('kind')} store, not {kind}; build {kind} into a new --out")
         if old != config:
             diff = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config)) if old.get(k) != config.get(k))
             raise HeliogenError(f"{out} was built with other options ({diff}); resume with the same options or choose a new --out")

@@ -48,6 +48,9 @@ def _fill(dtype: str):
     return "" if dtype == "str" else (-1 if dtype.startswith("int") else np.nan)
 
 
+WHAT_A_STORE_IS = "a store is the .zarr folder that `heliogen data build` writes"
+
+
 class Store:
     """Read (and, for builders, write) access to a heliogen store.
 
@@ -62,13 +65,13 @@ class Store:
         zarr = _zarr()
         self.path = Path(path)
         if not self.path.exists():
-            raise HeliogenError(f"no store at {self.path}")
+            raise HeliogenError(f"no store at {self.path}; {WHAT_A_STORE_IS}")
         try:
             self.group = zarr.open_group(str(self.path), mode=mode)
         except Exception as err:  # noqa: BLE001 - zarr raises several types for non-stores
-            raise HeliogenError(f"{self.path} is not a readable Zarr store ({err})") from None
+            raise HeliogenError(f"{self.path} is not a readable Zarr store ({err}); {WHAT_A_STORE_IS}") from None
         if self.group.attrs.get("format") != STORE_FORMAT:
-            raise HeliogenError(f"{self.path} is not a heliogen store (format {self.group.attrs.get('format')!r})")
+            raise HeliogenError(f"{self.path} is not a heliogen store (format {self.group.attrs.get('format')!r}); {WHAT_A_STORE_IS}")
 
     # -- creation ---------------------------------------------------------------------
     @classmethod

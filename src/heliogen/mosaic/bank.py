@@ -32,6 +32,9 @@ def _zarr():
     return zarr
 
 
+WHAT_A_BANK_IS = "a tile bank is the .zarr folder that `heliogen mosaic bank` writes"
+
+
 class TileBank:
     """Read access to a bank; ``tiles()`` loads every tile into memory (N S^2 float16)."""
 
@@ -39,16 +42,16 @@ class TileBank:
         zarr = _zarr()
         self.path = Path(path)
         if not self.path.exists():
-            raise HeliogenError(f"no tile bank at {self.path}")
+            raise HeliogenError(f"no tile bank at {self.path}; {WHAT_A_BANK_IS}")
         try:
             self.group = zarr.open_group(str(self.path), mode="r")
         except Exception as err:  # noqa: BLE001 - zarr raises several types for non-groups
-            raise HeliogenError(f"{self.path} is not a readable tile bank ({err})") from None
+            raise HeliogenError(f"{self.path} is not a readable tile bank ({err}); {WHAT_A_BANK_IS}") from None
         self.attrs = dict(self.group.attrs)
         if self.attrs.get("format") == "heliogen-tile-bank/1":
             raise HeliogenError(f"{self.path} is a tile bank in an older format; rebuild it with `heliogen mosaic bank RUN`")
         if self.attrs.get("format") != BANK_FORMAT:
-            raise HeliogenError(f"{self.path} is not a heliogen tile bank (format {self.attrs.get('format')!r})")
+            raise HeliogenError(f"{self.path} is not a heliogen tile bank (format {self.attrs.get('format')!r}); {WHAT_A_BANK_IS}")
 
     @property
     def n(self) -> int:
