@@ -43,7 +43,7 @@ def register_sampler(kind: str, target: str, options=()) -> None:
     SAMPLERS[kind] = RunSampler(target, COMMON_OPTIONS | frozenset(options))
 
 
-register_sampler("diffusion", "heliogen.diffusion.generate:generate",
+register_sampler("diffusion", "heliogen.diffusion.generate:sample_diffusion_run",
                  {"sampler", "steps", "classes", "fluxes", "guidance", "eval_batch", "stats"})
 register_sampler("tilegan", "heliogen.tiles.sample:sample_tiles")
 register_sampler("tilevae", "heliogen.tiles.sample:sample_tiles")
