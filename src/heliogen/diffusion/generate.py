@@ -18,6 +18,7 @@ from ..data.goes import GOES_CLASSES, class_midpoint_flux, goes_class
 from ..data.grid_header import grid_map
 from ..device import resolve_device
 from ..errors import HeliogenError
+from ..sample import output_folder, sample_seeds
 from ..training.rundir import open_run
 from .sampling import sample_images
 
@@ -80,12 +81,8 @@ def sample_diffusion_run(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=
     conditions = conditions_for(model.cond, classes, fluxes)
     if guidance is not None and not model.conditioned:
         raise HeliogenError("--guidance needs a conditional model; this one is unconditional")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
-    seeds = [seed + k for k in range(n)]
+    out = output_folder(out)
+    seeds = sample_seeds(seed, n)
     header = run.header
     fits_paths, grids, titles, per_cond = [], [], [], {}
     for condition in conditions:

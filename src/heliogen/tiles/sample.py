@@ -8,13 +8,12 @@ weights and seed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from ..device import resolve_device
 from ..errors import HeliogenError
+from ..sample import output_folder, sample_seeds
 
 __all__ = ["TILE_KINDS", "tile_generator", "sample_tiles"]
 
@@ -59,12 +58,8 @@ def sample_tiles(run_dir, out, n: int = 16, seed: int = 0, batch: int = 16, chec
     run = open_run(run_dir)
     ckpt = run.checkpoint(checkpoint)
     generator = tile_generator(run, ckpt, ema=weights == "ema", device=dev)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
-    seeds = [seed + k for k in range(n)]
+    out = output_folder(out)
+    seeds = sample_seeds(seed, n)
     phys = run.physical(_tiles(generator, seeds, batch, dev))
     header = run.header
     paths = []
