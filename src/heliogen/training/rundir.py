@@ -227,9 +227,12 @@ class Run:
         """The FITS header template of the training grid (runs of old tile trainers kept none)."""
         if self.data.get("header"):
             return dict(self.data["header"])
-        from ..data.grid_header import BUNIT, header_from_fields
+        from ..data.grid_header import header_from_fields
+        from ..data.kinds import KINDS
 
-        return {**header_from_fields({}, self.data["kind"], self.data["size"]), "BUNIT": BUNIT.get(self.data["kind"], "")}
+        kind = self.data["kind"]
+        bunit = KINDS[kind].fits_bunit if kind in KINDS else ""
+        return {**header_from_fields({}, kind, self.data["size"]), "BUNIT": bunit}
 
     def physical(self, x):
         """Network outputs in [-1, 1] to physical units (DN/s, G, I/<I>)."""
