@@ -11,7 +11,7 @@ import torch
 from heliogen.cli import main
 from heliogen.data.build import build_store
 from heliogen.data.labels import attach_labels
-from heliogen.diffusion.generate import conditions_for, generate
+from heliogen.diffusion.generate import conditions_for, sample_diffusion_run
 from heliogen.diffusion.sampling import sample_images
 from heliogen.diffusion.train import DiffusionSettings, train_diffusion
 from heliogen.errors import HeliogenError
@@ -123,10 +123,10 @@ def test_sampling_is_batch_size_independent_to_the_bit(class_run, sampler, steps
     assert np.array_equal(d[0], a[0]) and not np.array_equal(d[1], a[1])  # image k depends on its seed only
 
 
-def test_generate_writes_fits_grid_and_stats(class_run, tmp_path):
+def test_sample_diffusion_run_writes_fits_grid_and_stats(class_run, tmp_path):
     import sunpy.map
 
-    out = generate(class_run, tmp_path / "s", n=3, steps=4, classes=["M", "X"], guidance=1.5, seed=7, stats=True, progress=False)
+    out = sample_diffusion_run(class_run, tmp_path / "s", n=3, steps=4, classes=["M", "X"], guidance=1.5, seed=7, stats=True, progress=False)
     assert len(out["fits"]) == 6 and out["grid"].stat().st_size > 5000
     m = sunpy.map.Map(tmp_path / "s" / "M_000008.fits")
     assert m.meta["goescls"] == "M" and m.meta["seed"] == 8 and m.meta["sampler"] == "dpmpp" and m.meta["nsteps"] == 4

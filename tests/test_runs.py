@@ -207,6 +207,21 @@ def test_sample_registry_rejects_kinds_without_a_sampler(tile_runs, monkeypatch,
         sample.sample_run(tile_runs / "gan", tmp_path)
 
 
+def test_samplers_share_output_folder_and_seeds(tile_runs, tmp_path):
+    from heliogen.sample import output_folder, sample_seeds
+    from heliogen.tiles.sample import sample_tiles
+
+    assert sample_seeds(5, 3) == [5, 6, 7] and sample_seeds(0, 0) == []
+    made = output_folder(tmp_path / "a" / "b")
+    assert made == tmp_path / "a" / "b" and made.is_dir() and output_folder(made) == made
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(HeliogenError, match="cannot create") as err:
+        output_folder(tmp_path / "file" / "sub")
+    assert "\n" not in str(err.value)
+    with pytest.raises(HeliogenError, match="cannot create"):
+        sample_tiles(tile_runs / "gan", tmp_path / "file" / "sub", n=1, progress=False)
+
+
 def test_bank_names_its_run_and_checkpoint(tile_runs, gran_store, tmp_path):
     import zarr
 

@@ -131,8 +131,8 @@ def test_tilegan_trains_resumes_and_banks(gran_store, tmp_path):
     from heliogen.tiles import TileGANSettings, train_tilegan
     from heliogen.training.rundir import open_run
 
-    gset = TileGANSettings(width=16, taper_from=8, heatmap_n=8)
-    full = train_tilegan(gran_store, tmp_path / "full", _settings(), gset)
+    gan_settings = TileGANSettings(width=16, taper_from=8, heatmap_n=8)
+    full = train_tilegan(gran_store, tmp_path / "full", _settings(), gan_settings)
     assert full["step"] == 4
     run = tmp_path / "full"
     cfg = json.loads((run / "run.json").read_text())
@@ -141,8 +141,8 @@ def test_tilegan_trains_resumes_and_banks(gran_store, tmp_path):
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert {"loss_d", "loss_g"} <= set(rows[-1]) and all(np.isfinite(r["loss_d"]) for r in rows)
     # stop at 2, resume to 4: same weights as the uninterrupted run
-    train_tilegan(gran_store, tmp_path / "split", _settings(steps=2), gset)
-    train_tilegan(gran_store, tmp_path / "split", _settings(), gset)
+    train_tilegan(gran_store, tmp_path / "split", _settings(steps=2), gan_settings)
+    train_tilegan(gran_store, tmp_path / "split", _settings(), gan_settings)
     a, b = open_run(run).load_module("G"), open_run(tmp_path / "split").load_module("G")
     for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(p, q, msg=k)

@@ -76,6 +76,7 @@ def test_library_figures_leave_backend_and_pyplot_alone(tmp_path, monkeypatch):
     import pandas as pd
 
     from heliogen.mosaic.writer import PreviewAccumulator
+    from heliogen.tiles.common import save_heatmap, save_tile_grid
     from heliogen.viz.goes_plot import plot_goes_labels
     from heliogen.viz.quicklook import plot_grid
     from heliogen.viz.training_plot import plot_losses
@@ -96,14 +97,20 @@ def test_library_figures_leave_backend_and_pyplot_alone(tmp_path, monkeypatch):
     preview = PreviewAccumulator(10, 10)
     preview.update(rng.normal(size=(10, 10)))
     preview.save(tmp_path / "preview.png")
+    tiles = rng.uniform(-1, 1, (5, 8, 8))
+    save_tile_grid(tiles, tmp_path / "tiles.png", "tiles")
+    save_heatmap(tiles, tmp_path / "heatmap.png", "heatmap")
     assert plt.get_fignums() == before
-    for name in ("euv", "mag", "goes", "loss", "preview"):
+    for name in ("euv", "mag", "goes", "loss", "preview", "tiles", "heatmap"):
         assert (tmp_path / f"{name}.png").stat().st_size > 100
 
 
-def test_no_backend_choice_in_these_library_modules():
-    owned = [*sorted((SRC / "viz").glob("*.py")), *sorted((SRC / "data").rglob("*.py")), SRC / "mosaic" / "writer.py",
-             SRC / "progress.py", SRC / "device.py"]
-    offenders = [str(p.relative_to(SRC)) for p in owned if re.search(r"matplotlib\.use\(|pyplot\.switch_backend", p.read_text())]
-    assert offenders == []
+def test_no_backend_choice_in_library_modules():
+    entry_point = SRC / "cli" / "__init__.py"
+    library = [p for p in sorted(SRC.rglob("*.py")) if p != entry_point]
+    assert len(library) > 50 and SRC / "diffusion" / "generate.py" in library
+    offenders = [str(p.relative_to(SRC)) for p in library if re.search(r"matplotlib\.use\(|pyplot\.switch_backend", p.read_text())]
+    # mosaic/demo.py is being rewritten as a demo stage; it leaves this list when that lands
+    known = ["mosaic/demo.py"]
+    assert [p for p in offenders if p not in known] == []
     assert "matplotlib.use(" in (SRC / "cli" / "__init__.py").read_text()  # the entry point's choice

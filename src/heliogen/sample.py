@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import HeliogenError
 
-__all__ = ["RunSampler", "SAMPLERS", "register_sampler", "sample_run", "COMMON_OPTIONS"]
+__all__ = ["RunSampler", "SAMPLERS", "register_sampler", "sample_run", "COMMON_OPTIONS", "output_folder", "sample_seeds"]
 
 # options every sampler takes: how many, which seeds, which weights, where it runs
 COMMON_OPTIONS = frozenset({"n", "seed", "batch", "checkpoint", "device", "progress", "weights"})
@@ -38,12 +39,28 @@ class RunSampler:
 SAMPLERS: dict[str, RunSampler] = {}
 
 
+def output_folder(out) -> Path:
+    """Create a sampler's output folder ``out`` (and its parents); a failure is one line."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
+    return out
+
+
+def sample_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of ``n`` samples: sample k has its own seed ``seed + k`` (the FITS SEED), so it
+    can be drawn again alone."""
+    return [seed + k for k in range(n)]
+
+
 def register_sampler(kind: str, target: str, options=()) -> None:
     """Register the sampling function of runs of ``kind``; ``options`` beyond :data:`COMMON_OPTIONS`."""
     SAMPLERS[kind] = RunSampler(target, COMMON_OPTIONS | frozenset(options))
 
 
-register_sampler("diffusion", "heliogen.diffusion.generate:generate",
+register_sampler("diffusion", "heliogen.diffusion.generate:sample_diffusion_run",
                  {"sampler", "steps", "classes", "fluxes", "guidance", "eval_batch", "stats"})
 register_sampler("tilegan", "heliogen.tiles.sample:sample_tiles")
 register_sampler("tilevae", "heliogen.tiles.sample:sample_tiles")

@@ -7,7 +7,6 @@ Objective: epsilon-prediction MSE (Ho et al. 2020, eq. 14), or v-prediction (Sal
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,20 +15,18 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import StoreDataset
-from ..data.goes import GOES_CLASSES
+from ..data.goes import GOES_CLASSES, class_midpoint_log10_flux
 from ..data.store import open_store
 from ..errors import HeliogenError
 from ..models.unet_presets import unet_config
 from ..training.ranks import is_main_process
-from ..training.rundir import DATA_RANGE, create_run, describe_store, from_model_space, to_model_space
+from ..training.rundir import create_run, describe_store, from_model_space, to_model_space
 from ..training.trainer import Trainer, TrainSettings
 from .conditioning import COND_KINDS
 from .model import SolarDiffusionModel
 from .schedule import make_scheduler, scheduler_config
 
 __all__ = ["DiffusionSettings", "train_diffusion"]
-
-log = logging.getLogger("heliogen")
 
 @dataclass
 class DiffusionSettings:
@@ -44,46 +41,48 @@ class DiffusionSettings:
     grid_steps: int = 20
 
 
-def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings) -> dict:
+def train_diffusion(data, out, settings: TrainSettings, diffusion_settings: DiffusionSettings) -> dict:
     """Train (or resume) a diffusion model on the store ``data`` into the run directory ``out``."""
-    if dset.cond not in COND_KINDS:
-        raise HeliogenError(f"unknown condition {dset.cond!r}; choose from {', '.join(COND_KINDS)}")
-    if not 0.0 <= dset.p_uncond < 1.0:
+    cond_kind = diffusion_settings.cond
+    if cond_kind not in COND_KINDS:
+        raise HeliogenError(f"unknown condition {cond_kind!r}; choose from {', '.join(COND_KINDS)}")
+    if not 0.0 <= diffusion_settings.p_uncond < 1.0:
         raise HeliogenError("--p-uncond must be in [0, 1)")
     store = open_store(data)
-    labels = dset.cond != "none"
-    dataset = StoreDataset(store, labels=labels)  # fails at once on a store without labels
+    conditioned = cond_kind != "none"
+    dataset = StoreDataset(store, labels=conditioned)  # fails at once on a store without labels
     out = Path(out)
-    sched_cfg = scheduler_config(dset.timesteps, dset.schedule, dset.prediction)
+    sched_cfg = scheduler_config(diffusion_settings.timesteps, diffusion_settings.schedule, diffusion_settings.prediction)
     torch.manual_seed(settings.seed)
+    channels = int(store.attrs["channels"])
     # keyword arguments: diffusers records positional ones as "defaults", which from_config(model.config) drops
-    model = SolarDiffusionModel(unet=unet_config(dset.preset, store.size, int(store.attrs["channels"]), conditioned=labels), cond=dset.cond)
+    model = SolarDiffusionModel(unet=unet_config(diffusion_settings.preset, store.size, channels, conditioned=conditioned), cond=cond_kind)
     data_info = describe_store(store, data)
     if is_main_process():
-        create_run(out, "diffusion", {"model": model}, data_info, {"data": str(data), "out": str(out), **asdict(dset), **asdict(settings)},
-                   ema=["model"], extras={"scheduler": sched_cfg})
-    data_range = DATA_RANGE[store.normalisation.kind]
+        config = {"data": str(data), "out": str(out), **asdict(diffusion_settings), **asdict(settings)}
+        create_run(out, "diffusion", {"model": model}, data_info, config, ema=["model"], extras={"scheduler": sched_cfg})
+    data_range = store.normalisation.data_range
     train_sched = make_scheduler("train", sched_cfg)
 
     def step_fn(batch, ctx):
-        net, g, dev = ctx.module("model"), ctx.generator, ctx.device
+        net, generator, dev = ctx.module("model"), ctx.generator, ctx.device
         x0 = to_model_space(batch["image"].float(), data_range)
         b = x0.shape[0]
-        if dset.hflip:
-            flip = (torch.rand(b, generator=g) < 0.5).view(b, 1, 1, 1)
+        if diffusion_settings.hflip:
+            flip = (torch.rand(b, generator=generator) < 0.5).view(b, 1, 1, 1)
             x0 = torch.where(flip, x0.flip(-1), x0)
-        noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, dset.timesteps, (b,), generator=g)
+        noise = torch.randn(x0.shape, generator=generator)
+        t = torch.randint(0, diffusion_settings.timesteps, (b,), generator=generator)
         x_t = train_sched.add_noise(x0, noise, t)
-        target = noise if dset.prediction == "epsilon" else train_sched.get_velocity(x0, noise, t)
-        kwargs = {}
-        if labels:
-            kwargs["drop"] = (torch.rand(b, generator=g) < dset.p_uncond).to(dev)
-            if "class" in dset.cond:
-                kwargs["class_index"] = batch["class_index"].to(dev)
-            if "flux" in dset.cond:
-                kwargs["log10_flux"] = batch["log10_flux"].to(dev)
-        pred = net(x_t.to(dev), t.to(dev), **kwargs)
+        target = noise if diffusion_settings.prediction == "epsilon" else train_sched.get_velocity(x0, noise, t)
+        cond_kwargs = {}
+        if conditioned:
+            cond_kwargs["drop"] = (torch.rand(b, generator=generator) < diffusion_settings.p_uncond).to(dev)
+            if "class" in cond_kind:
+                cond_kwargs["class_index"] = batch["class_index"].to(dev)
+            if "flux" in cond_kind:
+                cond_kwargs["log10_flux"] = batch["log10_flux"].to(dev)
+        pred = net(x_t.to(dev), t.to(dev), **cond_kwargs)
         loss = F.mse_loss(pred.float(), target.to(dev).float())
         grad = ctx.optimize(loss, "model")
         return {"loss": loss.item(), "grad_norm": grad}
@@ -92,19 +91,20 @@ def train_diffusion(data, out, settings: TrainSettings, dset: DiffusionSettings)
         from .sampling import sample_images
         from ..viz.quicklook import plot_grid
 
-        m = ema["model"].cpu()  # the grid is small: sample it on the CPU, whatever trains
-        k = 8
+        ema_model = ema["model"].cpu()  # the grid is small: sample it on the CPU, whatever trains
+        n_grid = 8
         cond, titles = None, None
-        if labels:
-            idx = torch.arange(k) % len(GOES_CLASSES)
+        if conditioned:
+            # the classes in turn; a flux condition is each class's midpoint
+            class_index = torch.arange(n_grid) % len(GOES_CLASSES)
             cond = {}
-            if "class" in dset.cond:
-                cond["class_index"] = idx
-            if "flux" in dset.cond:
-                cond["log10_flux"] = (-8.0 + idx.float() + 0.5)
-            titles = [GOES_CLASSES[i] for i in idx.tolist()]
-        x = sample_images(m, sched_cfg, dset.grid_sampler, dset.grid_steps, range(k), (store.attrs["channels"], store.size, store.size),
-                          cond=cond, batch=k, progress=False)
+            if "class" in cond_kind:
+                cond["class_index"] = class_index
+            if "flux" in cond_kind:
+                cond["log10_flux"] = class_midpoint_log10_flux(class_index)
+            titles = [GOES_CLASSES[i] for i in class_index.tolist()]
+        x = sample_images(ema_model, sched_cfg, diffusion_settings.grid_sampler, diffusion_settings.grid_steps, range(n_grid),
+                          (channels, store.size, store.size), cond=cond, batch=n_grid, progress=False)
         phys = store.normalisation.physical(from_model_space(x.astype(np.float64), data_range))
         path.parent.mkdir(parents=True, exist_ok=True)
         plot_grid(phys[:, 0], store.kind, path, titles=titles, wavelength=data_info["header"].get("WAVELNTH"), suptitle=f"step {step} (EMA)")

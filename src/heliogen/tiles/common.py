@@ -30,43 +30,33 @@ def open_tile_store(data):
 
 def tile_data(store, data_path) -> dict:
     """``data.json`` of a tile run: tile models learn the store's model-space values as they
-    are, so their outputs map to physical units through the normalisation alone."""
-    from ..training.rundir import describe_store
+    are, so their data range is the networks' own and their outputs map to physical units
+    through the normalisation alone."""
+    from ..training.rundir import NETWORK_RANGE, describe_store
 
-    return {**describe_store(store, data_path), "data_range": [-1.0, 1.0]}
+    return {**describe_store(store, data_path), "data_range": list(NETWORK_RANGE)}
 
 
 @torch.no_grad()
-def generate_tiles(g, n: int, seed: int, batch: int = 50) -> np.ndarray:
-    """``n`` tiles (n, S, S) float32 from z ~ N(0, I) drawn from one seeded generator."""
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, g.latent_dim, generator=gen)
-    dev = next(g.parameters()).device
-    out = [g(z[i:i + batch].to(dev)).float().cpu()[:, 0] for i in range(0, n, batch)]
+def generate_tiles(generator, n: int, seed: int, batch: int = 50) -> np.ndarray:
+    """``n`` tiles (n, S, S) float32 from the z -> tile network ``generator``, z ~ N(0, I)
+    drawn from one seeded random generator."""
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.latent_dim, generator=rng)
+    dev = next(generator.parameters()).device
+    out = [generator(z[i:i + batch].to(dev)).float().cpu()[:, 0] for i in range(0, n, batch)]
     return torch.cat(out).numpy()
-
-
-def _save(fig, path: Path, dpi: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
 
 
 def save_tile_grid(tiles: np.ndarray, path: Path, title: str) -> Path:
     """A grid of tiles in model space [-1, 1], grey scale."""
-    from matplotlib.figure import Figure
+    from ..viz.grid import plot_image_grid
 
-    k = len(tiles)
-    cols = int(np.ceil(np.sqrt(k)))
-    rows = int(np.ceil(k / cols))
-    fig = Figure(figsize=(1.6 * cols, 1.6 * rows + 0.3))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, t in zip(axes.flat, tiles):
-        ax.imshow(t, cmap="gray", vmin=-1, vmax=1, origin="lower")
-    fig.suptitle(title)
-    return _save(fig, Path(path), 80)
+    n_tiles = len(tiles)
+    cols = int(np.ceil(np.sqrt(n_tiles)))
+    rows = int(np.ceil(n_tiles / cols))
+    return plot_image_grid(list(tiles), path, cols=cols, figsize=(1.6 * cols, 1.6 * rows + 0.3), layout=None, vmin=-1, vmax=1,
+                           suptitle=title, dpi=80)
 
 
 def save_heatmap(samples: np.ndarray, path: Path, title: str) -> Path:
@@ -76,10 +66,12 @@ def save_heatmap(samples: np.ndarray, path: Path, title: str) -> Path:
     """
     from matplotlib.figure import Figure
 
+    from ..viz.figures import save_figure
+
     mean = np.asarray(samples, dtype=np.float64).mean(axis=0)
-    fig = Figure(figsize=(4, 3.4), constrained_layout=True)
+    fig = Figure(figsize=(4, 3.4), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow(mean, cmap="inferno", origin="lower")
-    fig.colorbar(im, ax=ax, label="mean (model space)")
+    shown = ax.imshow(mean, cmap="inferno", origin="lower")
+    fig.colorbar(shown, ax=ax, label="mean (model space)")
     ax.set_title(f"{title}\nmean of {len(samples)} samples, std of mean {mean.std():.3f}", fontsize=9)
-    return _save(fig, Path(path), 80)
+    return save_figure(fig, path, tight=False, dpi=80)

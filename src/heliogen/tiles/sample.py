@@ -8,12 +8,12 @@ weights and seed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import HeliogenError
+from ..sample import output_folder, sample_seeds
 
 __all__ = ["TILE_KINDS", "tile_generator", "sample_tiles"]
 
@@ -35,14 +35,14 @@ EVAL_BATCH = 8  # the network's fixed micro-batch (padded), so a tile's numerics
 
 
 @torch.no_grad()
-def _tiles(g, seeds, batch: int, device) -> np.ndarray:
+def _tiles(generator, seeds, batch: int, device) -> np.ndarray:
     out = []
     for i in range(0, len(seeds), batch):
-        z = torch.cat([torch.randn(1, g.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds[i:i + batch]])
+        z = torch.cat([torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds[i:i + batch]])
         for j in range(0, len(z), EVAL_BATCH):
             chunk = z[j:j + EVAL_BATCH]
             padded = torch.cat([chunk, chunk[:1].expand(EVAL_BATCH - len(chunk), -1)])
-            out.append(g(padded.to(device)).float().cpu()[: len(chunk), 0])
+            out.append(generator(padded.to(device)).float().cpu()[: len(chunk), 0])
     return torch.cat(out).numpy()
 
 
@@ -54,19 +54,13 @@ def sample_tiles(run_dir, out, n: int = 16, seed: int = 0, batch: int = 16, chec
     from ..training.rundir import open_run
     from ..viz.quicklook import plot_grid
 
-    dev = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    if device == "cuda" and dev != "cuda":
-        raise HeliogenError("--device cuda asked for, but no CUDA device is available")
+    dev = resolve_device(device)
     run = open_run(run_dir)
     ckpt = run.checkpoint(checkpoint)
-    g = tile_generator(run, ckpt, ema=weights == "ema", device=dev)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
-    seeds = [seed + k for k in range(n)]
-    phys = run.physical(_tiles(g, seeds, batch, dev))
+    generator = tile_generator(run, ckpt, ema=weights == "ema", device=dev)
+    out = output_folder(out)
+    seeds = sample_seeds(seed, n)
+    phys = run.physical(_tiles(generator, seeds, batch, dev))
     header = run.header
     paths = []
     for k, s in enumerate(seeds):

@@ -36,31 +36,31 @@ class TileGANSettings:
     heatmap_n: int = 100
 
 
-def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> dict:
+def train_tilegan(data, out, settings: TrainSettings, gan_settings: TileGANSettings) -> dict:
     """Train (or resume) a tile GAN on the granulation store ``data`` into the run ``out``.
 
     ``settings.sample_every == 0`` means once per epoch: each time writes a sample grid
-    (``samples/``) and the heatmap of ``gset.heatmap_n`` samples (``heatmaps/``, figure 11).
+    (``samples/``) and the heatmap of ``gan_settings.heatmap_n`` samples (``heatmaps/``, figure 11).
     """
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    G = TileGenerator(latent_dim=gset.latent_dim, size=store.size, width=gset.width, taper_from=gset.taper_from)
-    D = TileDiscriminator(size=store.size, width=gset.width, taper_from=gset.taper_from)
+    G = TileGenerator(latent_dim=gan_settings.latent_dim, size=store.size, width=gan_settings.width, taper_from=gan_settings.taper_from)
+    D = TileDiscriminator(size=store.size, width=gan_settings.width, taper_from=gan_settings.taper_from)
     if is_main_process():
         create_run(out, "tilegan", {"G": G, "D": D}, tile_data(store, data),
-                   {"model": "tilegan", "data": str(data), "out": str(out), **asdict(gset), **asdict(settings)}, ema=["G"])
+                   {"model": "tilegan", "data": str(data), "out": str(out), **asdict(gan_settings), **asdict(settings)}, ema=["G"])
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))  # once per epoch
     dataset = StoreDataset(store)
-    betas = tuple(gset.betas)
+    betas = tuple(gan_settings.betas)
 
     def step_fn(batch, ctx):
         g_net, d_net, gen, dev = ctx.module("G"), ctx.module("D"), ctx.generator, ctx.device
         real = batch["image"].float().to(dev)
         b = real.shape[0]
-        z_d = torch.randn(b, gset.latent_dim, generator=gen).to(dev)
-        z_g = torch.randn(b, gset.latent_dim, generator=gen).to(dev)
+        z_d = torch.randn(b, gan_settings.latent_dim, generator=gen).to(dev)
+        z_g = torch.randn(b, gan_settings.latent_dim, generator=gen).to(dev)
         # D step. D's grads left over from the previous G step (which backpropagated through D)
         # are cleared first; G's output is detached so only D is updated.
         ctx.trainer.optimizers["D"].zero_grad(set_to_none=True)
@@ -79,7 +79,7 @@ def train_tilegan(data, out, settings: TrainSettings, gset: TileGANSettings) -> 
                 "d_fake": torch.sigmoid(d_fake).mean().item(), "grad_norm_d": gn_d, "grad_norm_g": gn_g}
 
     def sample_fn(ema, path, step):
-        tiles = generate_tiles(ema["G"].cpu(), gset.heatmap_n, seed=settings.seed + 1)
+        tiles = generate_tiles(ema["G"].cpu(), gan_settings.heatmap_n, seed=settings.seed + 1)
         save_tile_grid(tiles[:16], path, f"tile GAN, step {step} (EMA)")
         save_heatmap(tiles, out / "heatmaps" / path.name, f"tile GAN heatmap, step {step}")
 

@@ -33,15 +33,15 @@ class TileVAESettings:
     heatmap_n: int = 100
 
 
-def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> dict:
+def train_tilevae(data, out, settings: TrainSettings, vae_settings: TileVAESettings) -> dict:
     """Train (or resume) the tile VAE on ``data`` into the run ``out`` (sample grid and heatmap once per epoch)."""
     store = open_tile_store(data)
     out = Path(out)
     torch.manual_seed(settings.seed)
-    vae = TileVAE(size=store.size, width=vset.width, hidden=vset.hidden, latent_dim=vset.latent_dim)
+    vae = TileVAE(size=store.size, width=vae_settings.width, hidden=vae_settings.hidden, latent_dim=vae_settings.latent_dim)
     if is_main_process():
         create_run(out, "tilevae", {"vae": vae}, tile_data(store, data),
-                   {"model": "tilevae", "data": str(data), "out": str(out), **asdict(vset), **asdict(settings)}, ema=["vae"])
+                   {"model": "tilevae", "data": str(data), "out": str(out), **asdict(vae_settings), **asdict(settings)}, ema=["vae"])
     if not settings.sample_every:
         settings.sample_every = max(1, math.ceil(store.n / settings.batch))
     dataset = StoreDataset(store)
@@ -50,19 +50,19 @@ def train_tilevae(data, out, settings: TrainSettings, vset: TileVAESettings) -> 
         net = ctx.module("vae")
         x = batch["image"].float().to(ctx.device)
         recon, mean, logvar = net(x, generator=ctx.generator)
-        loss, mse, kl = vae_loss(recon, x, mean, logvar, vset.beta)
+        loss, mse, kl = vae_loss(recon, x, mean, logvar, vae_settings.beta)
         grad = ctx.optimize(loss, "vae")
         return {"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "grad_norm": grad}
 
     @torch.no_grad()
     def sample_fn(ema, path, step):
-        v = ema["vae"].cpu()
-        z = torch.randn(vset.heatmap_n, vset.latent_dim, generator=torch.Generator().manual_seed(settings.seed + 1))
-        tiles = torch.cat([v.decode(z[i:i + 50]) for i in range(0, len(z), 50)])[:, 0].numpy()
+        vae_ema = ema["vae"].cpu()
+        z = torch.randn(vae_settings.heatmap_n, vae_settings.latent_dim, generator=torch.Generator().manual_seed(settings.seed + 1))
+        tiles = torch.cat([vae_ema.decode(z[i:i + 50]) for i in range(0, len(z), 50)])[:, 0].numpy()
         save_tile_grid(tiles[:16], path, f"tile VAE, step {step} (EMA)")
         save_heatmap(tiles, out / "heatmaps" / path.name, f"tile VAE heatmap, step {step}")
 
     with Trainer(out, settings, {"vae": vae},
-                 {"vae": lambda m: torch.optim.Adam(m["vae"].parameters(), lr=settings.lr, betas=tuple(vset.betas))},
+                 {"vae": lambda m: torch.optim.Adam(m["vae"].parameters(), lr=settings.lr, betas=tuple(vae_settings.betas))},
                  ["vae"], dataset, step_fn, sample_fn) as trainer:
         return trainer.run()

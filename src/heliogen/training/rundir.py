@@ -28,14 +28,15 @@ from ..atomic import write_text_atomic
 from ..errors import HeliogenError
 from .checkpoint import list_checkpoints, load_module_weights, module_weights_path
 
-__all__ = ["RUN_FORMAT", "RUN_KINDS", "DATA_RANGE", "Run", "create_run", "open_run", "is_run", "describe_store",
+__all__ = ["RUN_FORMAT", "RUN_KINDS", "NETWORK_RANGE", "Run", "create_run", "open_run", "is_run", "describe_store",
            "to_model_space", "from_model_space"]
 
 RUN_FORMAT = "heliogen-run/2"
 RUN_KINDS = ("diffusion", "tilegan", "tilevae", "gan", "superres")
 WHAT_A_RUN_IS = "a run folder written by `heliogen train diffusion|tilegan|tilevae`"
-# the store's model space per normalisation (log-max EUV is [0, 1], the others [-1, 1])
-DATA_RANGE = {"log_max": (0.0, 1.0), "linear": (-1.0, 1.0), "minmax": (-1.0, 1.0)}
+# The networks' value range. A run whose data range is this one feeds the store's model space
+# to its networks unchanged (to_model_space and from_model_space are then the identity).
+NETWORK_RANGE = (-1.0, 1.0)
 
 
 def to_model_space(x, data_range):
@@ -56,7 +57,7 @@ def describe_store(store, data_path) -> dict:
 
     classes = sorted(set(store.column("goes_class")) - {""}) if "goes_class" in store.columns() else []
     return {"store": str(Path(data_path).resolve()), "kind": store.kind, "size": store.size, "channels": int(store.attrs["channels"]),
-            "normalisation": store.normalisation.to_dict(), "data_range": list(DATA_RANGE[store.normalisation.kind]),
+            "normalisation": store.normalisation.to_dict(), "data_range": list(store.normalisation.data_range),
             "header": grid_header_from_store(store), "classes": classes, "n": store.n}
 
 
@@ -226,9 +227,12 @@ class Run:
         """The FITS header template of the training grid (runs of old tile trainers kept none)."""
         if self.data.get("header"):
             return dict(self.data["header"])
-        from ..data.grid_header import BUNIT, header_from_fields
+        from ..data.grid_header import header_from_fields
+        from ..data.kinds import KINDS
 
-        return {**header_from_fields({}, self.data["kind"], self.data["size"]), "BUNIT": BUNIT.get(self.data["kind"], "")}
+        kind = self.data["kind"]
+        bunit = KINDS[kind].fits_bunit if kind in KINDS else ""
+        return {**header_from_fields({}, kind, self.data["size"]), "BUNIT": bunit}
 
     def physical(self, x):
         """Network outputs in [-1, 1] to physical units (DN/s, G, I/<I>)."""

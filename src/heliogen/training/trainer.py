@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import HeliogenError
 from ..progress import bars_off
 from .batches import StepBatchSampler, step_seed
@@ -125,9 +126,8 @@ class Trainer:
         self.settings = settings
         if settings.steps < 1 or settings.batch < 1:
             raise HeliogenError("--steps and --batch must be at least 1")
-        cuda = torch.cuda.is_available() and settings.device in ("auto", "cuda")
-        if settings.device == "cuda" and not torch.cuda.is_available():
-            raise HeliogenError("--device cuda asked for, but no CUDA device is available")
+        # accelerate places each process on its own GPU; the choice here is CUDA or the CPU
+        cuda = resolve_device(settings.device).startswith("cuda")
         precision = settings.mixed_precision
         if precision == "auto":
             precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "no")
