@@ -3,7 +3,47 @@ import re
 import pytest
 
 from heliogen.data.store import open_store
-from heliogen.demo import run_demo
+from heliogen.demo import DEMO_BUDGET_S, RESERVED_S, STAGE_BUDGETS, STAGES, run_demo
+
+
+def test_demo_is_a_list_of_budgeted_stages_that_fits_the_demo_budget():
+    names = [stage.name for stage in STAGES]
+    assert names == ["synthesise", "build stores", "flare labels", "quicklooks", "train class-conditional diffusion",
+                     "evaluate samples", "granulation tiles and mosaics"]
+    assert all(callable(stage.run) and stage.budget_s > 0 for stage in STAGES)
+    assert STAGE_BUDGETS == {stage.name: stage.budget_s for stage in STAGES}
+    # the stages to come (GAN, super-resolution) keep a share of the same ten minutes
+    assert {"full-disk EUV GAN", "magnetogram super-resolution"} <= set(RESERVED_S)
+    assert sum(STAGE_BUDGETS.values()) + sum(RESERVED_S.values()) <= DEMO_BUDGET_S == 600
+
+
+def test_stages_pass_products_on_and_report_sections_with_a_budget_table(tmp_path):
+    from heliogen.demo import Stage, StageOutput
+    from heliogen.viz.report import Section
+
+    def first(ctx):
+        (ctx.out / "made.txt").write_text("x")
+        return StageOutput([Section("First stage").text("one")], {"made": ctx.out / "made.txt"})
+
+    def second(ctx):
+        assert ctx["made"].read_text() == "x" and ctx.budget_s == 0.5
+        return StageOutput([Section("Second stage").text("two")])
+
+    def third(ctx):
+        ctx["never made"]
+
+    report = run_demo(tmp_path / "demo", stages=[Stage("first", first, 30.0), Stage("second", second, 0.5)])
+    html = report.read_text()
+    assert "class-conditional diffusion" in html.split("<h2")[0]  # the title and opening say what the demo covers
+    anchors = re.findall(r"<h2 id='([^']+)'>", html)
+    assert anchors == ["first-stage", "second-stage", "timing"]
+    assert re.findall(r"<a href='#([^']+)'>", html) == anchors
+    timing = html.split("<h2 id='timing'>")[1]
+    assert "budget (s)" in timing and "within budget" in timing
+    assert re.search(r"<td>first</td><td>30</td><td>[0-9.]+</td><td>yes</td>", timing)
+    assert re.search(r"<td>total</td><td>30.5</td>", timing)
+    with pytest.raises(KeyError, match="never made"):
+        run_demo(tmp_path / "demo", stages=[Stage("third", third, 1.0)])
 
 
 @pytest.mark.slow
@@ -15,6 +55,14 @@ def test_demo_writes_a_report_whose_figures_exist(tmp_path):
     assert "Granulation mosaics" in html and "mosaic latent" in html
     for rel in figures:
         assert (report.parent / rel).stat().st_size > 5000
+    # the README's mosaic figure, and a contents link to every section including the timing table
+    assert "figures/mosaic_demo.png" in figures
+    anchors = re.findall(r"<h2 id='([^']+)'>", html)
+    assert re.findall(r"<a href='#([^']+)'>", html) == anchors and len(anchors) == len(STAGES) + 1
+    assert "granulation-mosaics" in anchors and anchors[-1] == "timing"
+    timing = html.split("<h2 id='timing'>")[1]
+    for stage in STAGES:
+        assert f"<td>{stage.name}</td><td>{stage.budget_s:.4g}</td>" in timing
     euv = open_store(tmp_path / "demo" / "stores" / "euv.zarr")
     assert euv.n == 48 and euv.attrs["labels"]["counts"]["unlabelled"] == 0
     # the synthetic Sun's flare history gives the rare classes too

@@ -7,7 +7,6 @@ recorded in the metrics JSON (``schema.py``).
 
 from .classifier import augmentation_experiment, evaluate_classifier, generated_class_scores, per_class_scores, train_classifier
 from .cluster import cluster_metrics, halves_benchmark
-from .demo import evaluate_for_demo
 from .distribution import METRICS, evaluate_distribution
 from .fd import fd_from_features, frechet_distance, gaussian_stats
 from .features import FeatureExtractor, available_extractors, extract_features, get_extractor, register_extractor
@@ -29,7 +28,7 @@ from .uncertainty_eval import evaluate_uncertainty
 
 __all__ = [
     "augmentation_experiment", "evaluate_classifier", "generated_class_scores", "per_class_scores", "train_classifier", "cluster_metrics",
-    "halves_benchmark", "evaluate_for_demo", "METRICS", "evaluate_distribution", "fd_from_features", "frechet_distance",
+    "halves_benchmark", "METRICS", "evaluate_distribution", "fd_from_features", "frechet_distance",
     "gaussian_stats", "FeatureExtractor", "available_extractors", "extract_features", "get_extractor", "register_extractor",
     "amplitude_spectrum", "cutoff_radius_px", "radial_power_spectrum", "small_scale_power_fraction", "human_study",
     "ImageSet", "load_images", "load_pair", "kid", "evaluate_pairs", "mae", "mse", "psnr", "ssim", "patch_fd", "LPIPS",
