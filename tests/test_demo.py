@@ -1,4 +1,5 @@
 import re
+import time
 
 import pytest
 
@@ -32,16 +33,21 @@ def test_stages_pass_products_on_and_report_sections_with_a_budget_table(tmp_pat
     def third(ctx):
         ctx["never made"]
 
-    report = run_demo(tmp_path / "demo", stages=[Stage("first", first, 30.0), Stage("second", second, 0.5)])
+    def slow(ctx):
+        time.sleep(0.05)
+        return StageOutput()
+
+    report = run_demo(tmp_path / "demo", stages=[Stage("first", first, 30.0), Stage("second", second, 0.5), Stage("slow", slow, 0.01)])
     html = report.read_text()
     assert "class-conditional diffusion" in html.split("<h2")[0]  # the title and opening say what the demo covers
     anchors = re.findall(r"<h2 id='([^']+)'>", html)
     assert anchors == ["first-stage", "second-stage", "timing"]
     assert re.findall(r"<a href='#([^']+)'>", html) == anchors
     timing = html.split("<h2 id='timing'>")[1]
-    assert "budget (s)" in timing and "within budget" in timing
-    assert re.search(r"<td>first</td><td>30</td><td>[0-9.]+</td><td>yes</td>", timing)
-    assert re.search(r"<td>total</td><td>30.5</td>", timing)
+    assert "budget (s)" in timing and "CPU seconds" in timing and "within budget" in timing
+    assert re.search(r"<td>first</td><td>30</td><td>[0-9.]+</td><td>[0-9.]+</td><td>yes</td>", timing)
+    assert re.search(r"<td>slow</td><td>0.01</td><td>[0-9.]+</td><td>[0-9.]+</td><td>over</td>", timing)
+    assert re.search(r"<td>total</td><td>30.51</td>", timing)
     with pytest.raises(KeyError, match="never made"):
         run_demo(tmp_path / "demo", stages=[Stage("third", third, 1.0)])
 
