@@ -78,3 +78,25 @@ def test_demo_writes_a_report_whose_figures_exist(tmp_path):
     # a second run resumes: same stores, nothing rebuilt twice
     run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8)
     assert open_store(tmp_path / "demo" / "stores" / "euv.zarr").n == 48
+
+
+def test_demo_command_sets_torch_threads_only_when_asked(tmp_path, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+
+    import heliogen.demo
+    from heliogen.cli import cli
+
+    seen = []
+    monkeypatch.setattr(heliogen.demo, "run_demo", lambda out, seed: seen.append(torch.get_num_threads()) or tmp_path / "report.html")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--threads", "1"])
+        assert result.exit_code == 0 and seen == [1] and "report.html" in result.output
+        torch.set_num_threads(2)
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
+        assert result.exit_code == 0 and seen == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+    assert CliRunner().invoke(cli, ["demo", "--threads", "0"]).exit_code == 2
