@@ -1,9 +1,55 @@
 import re
+import time
 
 import pytest
 
 from heliogen.data.store import open_store
-from heliogen.demo import run_demo
+from heliogen.demo import DEMO_BUDGET_S, RESERVED_S, STAGE_BUDGETS, STAGES, run_demo
+
+
+def test_demo_is_a_list_of_budgeted_stages_that_fits_the_demo_budget():
+    names = [stage.name for stage in STAGES]
+    assert names == ["synthesise", "build stores", "flare labels", "quicklooks", "train class-conditional diffusion",
+                     "evaluate samples", "granulation tiles and mosaics"]
+    assert all(callable(stage.run) and stage.budget_s > 0 for stage in STAGES)
+    assert STAGE_BUDGETS == {stage.name: stage.budget_s for stage in STAGES}
+    # the stages to come (GAN, super-resolution) keep a share of the same ten minutes
+    assert {"full-disk EUV GAN", "magnetogram super-resolution"} <= set(RESERVED_S)
+    assert sum(STAGE_BUDGETS.values()) + sum(RESERVED_S.values()) <= DEMO_BUDGET_S == 600
+
+
+def test_stages_pass_products_on_and_report_sections_with_a_budget_table(tmp_path):
+    from heliogen.demo import Stage, StageOutput
+    from heliogen.viz.report import Section
+
+    def first(ctx):
+        (ctx.out / "made.txt").write_text("x")
+        return StageOutput([Section("First stage").text("one")], {"made": ctx.out / "made.txt"})
+
+    def second(ctx):
+        assert ctx["made"].read_text() == "x" and ctx.budget_s == 0.5
+        return StageOutput([Section("Second stage").text("two")])
+
+    def third(ctx):
+        ctx["never made"]
+
+    def slow(ctx):
+        time.sleep(0.05)
+        return StageOutput()
+
+    report = run_demo(tmp_path / "demo", stages=[Stage("first", first, 30.0), Stage("second", second, 0.5), Stage("slow", slow, 0.01)])
+    html = report.read_text()
+    assert "class-conditional diffusion" in html.split("<h2")[0]  # the title and opening say what the demo covers
+    anchors = re.findall(r"<h2 id='([^']+)'>", html)
+    assert anchors == ["first-stage", "second-stage", "timing"]
+    assert re.findall(r"<a href='#([^']+)'>", html) == anchors
+    timing = html.split("<h2 id='timing'>")[1]
+    assert "budget (s)" in timing and "CPU seconds" in timing and "within budget" in timing
+    assert re.search(r"<td>first</td><td>30</td><td>[0-9.]+</td><td>[0-9.]+</td><td>yes</td>", timing)
+    assert re.search(r"<td>slow</td><td>0.01</td><td>[0-9.]+</td><td>[0-9.]+</td><td>over</td>", timing)
+    assert re.search(r"<td>total</td><td>30.51</td>", timing)
+    with pytest.raises(KeyError, match="never made"):
+        run_demo(tmp_path / "demo", stages=[Stage("third", third, 1.0)])
 
 
 @pytest.mark.slow
@@ -15,6 +61,14 @@ def test_demo_writes_a_report_whose_figures_exist(tmp_path):
     assert "Granulation mosaics" in html and "mosaic latent" in html
     for rel in figures:
         assert (report.parent / rel).stat().st_size > 5000
+    # the README's mosaic figure, and a contents link to every section including the timing table
+    assert "figures/mosaic_demo.png" in figures
+    anchors = re.findall(r"<h2 id='([^']+)'>", html)
+    assert re.findall(r"<a href='#([^']+)'>", html) == anchors and len(anchors) == len(STAGES) + 1
+    assert "granulation-mosaics" in anchors and anchors[-1] == "timing"
+    timing = html.split("<h2 id='timing'>")[1]
+    for stage in STAGES:
+        assert f"<td>{stage.name}</td><td>{stage.budget_s:.4g}</td>" in timing
     euv = open_store(tmp_path / "demo" / "stores" / "euv.zarr")
     assert euv.n == 48 and euv.attrs["labels"]["counts"]["unlabelled"] == 0
     # the synthetic Sun's flare history gives the rare classes too
@@ -24,3 +78,25 @@ def test_demo_writes_a_report_whose_figures_exist(tmp_path):
     # a second run resumes: same stores, nothing rebuilt twice
     run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8)
     assert open_store(tmp_path / "demo" / "stores" / "euv.zarr").n == 48
+
+
+def test_demo_command_sets_torch_threads_only_when_asked(tmp_path, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+
+    import heliogen.demo
+    from heliogen.cli import cli
+
+    seen = []
+    monkeypatch.setattr(heliogen.demo, "run_demo", lambda out, seed: seen.append(torch.get_num_threads()) or tmp_path / "report.html")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--threads", "1"])
+        assert result.exit_code == 0 and seen == [1] and "report.html" in result.output
+        torch.set_num_threads(2)
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
+        assert result.exit_code == 0 and seen == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+    assert CliRunner().invoke(cli, ["demo", "--threads", "0"]).exit_code == 2

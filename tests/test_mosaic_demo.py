@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 def test_mosaic_for_demo(tmp_path):
     from heliogen.data import build_store
     from heliogen.data.synth import write_synth
-    from heliogen.mosaic.demo import mosaic_for_demo
+    from heliogen.demo.mosaic import mosaic_for_demo
 
     write_synth("granulation", 1, 96, 0, tmp_path / "synth")
     build_store(tmp_path / "synth", tmp_path / "gran.zarr", "granulation", 32, progress=False)

@@ -110,7 +110,5 @@ def test_no_backend_choice_in_library_modules():
     library = [p for p in sorted(SRC.rglob("*.py")) if p != entry_point]
     assert len(library) > 50 and SRC / "diffusion" / "generate.py" in library
     offenders = [str(p.relative_to(SRC)) for p in library if re.search(r"matplotlib\.use\(|pyplot\.switch_backend", p.read_text())]
-    # mosaic/demo.py is being rewritten as a demo stage; it leaves this list when that lands
-    known = ["mosaic/demo.py"]
-    assert [p for p in offenders if p not in known] == []
+    assert offenders == []
     assert "matplotlib.use(" in (SRC / "cli" / "__init__.py").read_text()  # the entry point's choice

@@ -15,7 +15,6 @@ from .commands.classify import evaluate_classifier
 from .commands.distribution import METRICS, evaluate_distribution
 from .commands.pairs import evaluate_pairs
 from .commands.uncertainty import evaluate_uncertainty
-from .demo import evaluate_for_demo
 from .features import FeatureExtractor, available_extractors, extract_features, get_extractor, register_extractor
 from .io import ImageSet, load_images, load_pair
 from .metrics.classifier import augmentation_experiment, generated_class_scores, per_class_scores, train_classifier
@@ -36,7 +35,7 @@ from .schema import SCHEMA, read_metrics, write_metrics
 
 __all__ = [
     "augmentation_experiment", "evaluate_classifier", "generated_class_scores", "per_class_scores", "train_classifier", "cluster_metrics",
-    "halves_benchmark", "evaluate_for_demo", "METRICS", "evaluate_distribution", "fd_from_features", "frechet_distance",
+    "halves_benchmark", "METRICS", "evaluate_distribution", "fd_from_features", "frechet_distance",
     "gaussian_stats", "FeatureExtractor", "available_extractors", "extract_features", "get_extractor", "register_extractor",
     "amplitude_spectrum", "cutoff_radius_px", "radial_power_spectrum", "small_scale_power_fraction", "human_study",
     "ImageSet", "load_images", "load_pair", "kid", "evaluate_pairs", "mae", "mse", "psnr", "ssim", "patch_fd", "LPIPS",
