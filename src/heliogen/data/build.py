@@ -148,43 +148,9 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         report.already_done = len(files) - len(todo)
         skipped = dict(store.attrs.get("skipped", {}))
         store.ensure_capacity(store.n + len(todo) * spec.rows_per_file(options))
-        norm = store.normalisation
         jobs = [(f, kind, size, options) for f in todo]
         results = pool.imap(_process, jobs) if pool else map(_process, jobs)
-        n = store.n
-        pending: list = []
-        last = time.monotonic()
-
-        def flush():
-            # One write per column and one atomic commit for a batch of files.
-            nonlocal n, last
-            records = [s for batch in pending for s in batch]
-            if records:
-                images = np.stack([s.image for s in records])
-                lowres = np.stack([s.lowres for s in records]) if records[0].lowres is not None else None
-                store.ensure_capacity(n + len(records))
-                store.write_rows(n, images, [s.fields for s in records], lowres)
-                norm.update(images)
-                n += len(records)
-            store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
-            pending.clear()
-            last = time.monotonic()
-
-        try:
-            for source, records, reason in tqdm(results, total=len(jobs), desc=f"build {kind}", unit="file", disable=bars_off(progress)):
-                if reason is not None:
-                    log.warning("skip %s: %s", source, reason)
-                    skipped[source] = reason
-                    report.skipped[source] = reason
-                else:
-                    skipped.pop(source, None)
-                    pending.append(records)
-                    report.added_files += 1
-                    report.added_samples += len(records)
-                if len(pending) >= COMMIT_FILES or time.monotonic() - last > COMMIT_SECONDS:
-                    flush()
-        finally:
-            flush()  # also on Ctrl-C: what is done is kept
+        _ingest(store, results, len(jobs), kind, report, skipped, progress)
     finally:
         if pool:  # every result is consumed unless an error stops the batch: then stop at once
             pool.terminate()
@@ -204,6 +170,46 @@ def _remove_empty_store(out: Path, report: BuildReport) -> None:
     reasons = Counter(reason.split(" (")[0] for reason in report.skipped.values())
     summary = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "they gave no image"
     raise HeliogenError(f"no input could be used ({len(report.skipped)} skipped: {summary}); the empty store {out} was removed")
+
+
+def _ingest(store: Store, results, total: int, kind: str, report: BuildReport, skipped: dict, progress: bool) -> None:
+    """Write preprocessed files' rows into ``store`` as they come, with one atomic commit per
+    batch of files (every ``COMMIT_FILES`` files or ``COMMIT_SECONDS``), and record skips."""
+    norm = store.normalisation
+    n = store.n
+    pending: list = []
+    last = time.monotonic()
+
+    def flush():
+        # One write per column and one atomic commit for a batch of files.
+        nonlocal n, last
+        records = [s for batch in pending for s in batch]
+        if records:
+            images = np.stack([s.image for s in records])
+            lowres = np.stack([s.lowres for s in records]) if records[0].lowres is not None else None
+            store.ensure_capacity(n + len(records))
+            store.write_rows(n, images, [s.fields for s in records], lowres)
+            norm.update(images)
+            n += len(records)
+        store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
+        pending.clear()
+        last = time.monotonic()
+
+    try:
+        for source, records, reason in tqdm(results, total=total, desc=f"build {kind}", unit="file", disable=bars_off(progress)):
+            if reason is not None:
+                log.warning("skip %s: %s", source, reason)
+                skipped[source] = reason
+                report.skipped[source] = reason
+            else:
+                skipped.pop(source, None)
+                pending.append(records)
+                report.added_files += 1
+                report.added_samples += len(records)
+            if len(pending) >= COMMIT_FILES or time.monotonic() - last > COMMIT_SECONDS:
+                flush()
+    finally:
+        flush()  # also on Ctrl-C: what is done is kept
 
 
 def _open_or_create(out: Path, kind, size, config, options) -> Store:

@@ -91,6 +91,26 @@ def preprocess_euv(
     HeliogenError
         When the degradation correction cannot be had (offline, no table).
     """
+    exposure = _checked_exposure(smap, source, wavelength)
+    smap = _calibrated(smap, register, degradation, degradation_table)
+    data = np.asarray(smap.data)
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    scale = smap.scale.axis1.to_value("arcsec/pix")
+    step = (fov / size) / scale  # output pixel in input pixels
+    # Area averaging is linear, so dividing by the exposure afterwards is the same and 16x cheaper.
+    image = area_resample(data, size, centre=_disk_centre_pixel(smap), step=step) / exposure
+    stored = np.log(np.clip(image, 1.0, None)).astype(np.float32)
+
+    fields = map_fields(smap, source)
+    fields["cdelt"] = fov / size
+    # the grid is disk centred by construction: its centre is the disk centre (0", 0")
+    fields.update(crpix1=(size + 1) / 2, crpix2=(size + 1) / 2, crval1=0.0, crval2=0.0)
+    return [Record(image=stored[None], fields=fields)]
+
+
+def _checked_exposure(smap, source: str, wavelength: float | None) -> float:
+    """The exposure time in s of a map that passes the quality, keyword and wavelength checks."""
     from .fitsio import require_keywords
 
     quality = smap.meta.get("quality")
@@ -106,7 +126,11 @@ def preprocess_euv(
     exposure = smap.exposure_time.to_value("s") if smap.exposure_time is not None else 0.0
     if not exposure > 0:
         raise BadInput(f"exposure time {exposure} s is not positive", source)
+    return exposure
 
+
+def _calibrated(smap, register: bool, degradation: bool, degradation_table):
+    """AIA level 1: aiapy registration (and degradation correction); other imagers: north up."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _is_aia_level1(smap):
@@ -120,21 +144,7 @@ def preprocess_euv(
             smap = smap.rotate(order=3, missing=0.0)
         elif degradation:
             raise HeliogenError("--degradation applies to AIA level-1 data only")
-
-    data = np.asarray(smap.data)
-    if data.dtype.kind == "f" and not np.isfinite(data).all():
-        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    scale = smap.scale.axis1.to_value("arcsec/pix")
-    step = (fov / size) / scale  # output pixel in input pixels
-    # Area averaging is linear, so dividing by the exposure afterwards is the same and 16x cheaper.
-    image = area_resample(data, size, centre=_disk_centre_pixel(smap), step=step) / exposure
-    stored = np.log(np.clip(image, 1.0, None)).astype(np.float32)
-
-    fields = map_fields(smap, source)
-    fields["cdelt"] = fov / size
-    # the grid is disk centred by construction: its centre is the disk centre (0", 0")
-    fields.update(crpix1=(size + 1) / 2, crpix2=(size + 1) / 2, crval1=0.0, crval2=0.0)
-    return [Record(image=stored[None], fields=fields)]
+    return smap
 
 
 def _already_registered(smap) -> bool:
