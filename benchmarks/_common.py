@@ -1,4 +1,8 @@
-"""Shared by the benchmarks: machine description and the results JSON format (DESIGN.md)."""
+"""Shared by the benchmarks: machine description, the results JSON format and a synthetic store.
+
+Every result is ``benchmarks/results/bench_NAME.json`` with the keys benchmark, when, machine,
+results, reference {what, value, source} and goal {metric, target, achieved, met}.
+"""
 
 from __future__ import annotations
 
