@@ -78,7 +78,7 @@ def _check_values_independently(doc, real, fake, cache):
     m, settings = doc["metrics"], doc["settings"]
     r, f = load_pair(real, fake)
     assert r.content_hash() == doc["real"]["sha256"] and f.content_hash() == doc["fake"]["sha256"]
-    ext = get_extractor("inception-random")
+    ext = get_extractor("inception-random", device="cpu", legacy_uint8=False)  # the instance the run used
     fr = np.load(cache / f"{FeatureCache().key(doc['real']['sha256'], ext.cache_key(), 'whole')}.npy")
     lo, hi = doc["model_space"]["range"]
     ff = ext(np.clip((f.images - lo) / (hi - lo), 0, 1).astype(np.float32))
