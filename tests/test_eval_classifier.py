@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heliogen.errors import HeliogenError
-from heliogen.evaluate.metrics.classifier import augmentation_experiment, generated_class_scores, per_class_scores, train_classifier
+from heliogen.evaluate.metrics.classifier import augmentation_experiment, generated_class_scores, per_class_scores, predict, train_classifier
 
 
 def _images(rng, cls, n):
@@ -39,9 +39,20 @@ def test_classifier_scores_and_augmentation():
     tx = np.concatenate([_images(rng, "A", 20), _images(rng, "X", 20)])
     ty = ["A"] * 20 + ["X"] * 20
     trx = np.concatenate([_images(rng, "A", 40), _images(rng, "X", 4)])
-    res = augmentation_experiment(trx, ["A"] * 40 + ["X"] * 4, tx, ty, _images(rng, "X", 30), ["X"] * 30, classes, epochs=25)
+    gen_x = _images(rng, "X", 30)
+    res = augmentation_experiment(trx, ["A"] * 40 + ["X"] * 4, tx, ty, gen_x, ["X"] * 30, classes, epochs=25)
     assert set(res) == {"real_only", "with_generated", "generated_added"} and res["generated_added"] == {"A": 0, "X": 30}
     assert res["with_generated"]["X"] >= res["real_only"]["X"]
+    # The with-generated arm is the classifier trained (same seed) on the real and generated images, recomputed here.
+    from sklearn.metrics import recall_score
+
+    pred = predict(train_classifier(np.concatenate([trx, gen_x]), ["A"] * 40 + ["X"] * 34, classes, epochs=25, seed=0), tx)
+    recall = recall_score([classes.index(c) for c in ty], pred, labels=[0, 1], average=None)
+    assert [res["with_generated"][c] for c in classes] == pytest.approx(recall.tolist(), abs=1e-12)
+    # A class that only the generated images show: trained on real A alone the classifier never
+    # answers X; with the 30 generated X added to training it recognises real X.
+    only = augmentation_experiment(trx[:40], ["A"] * 40, tx, ty, gen_x, ["X"] * 30, classes, epochs=25)
+    assert only["real_only"]["X"] == 0.0 and only["with_generated"]["X"] > 0.8 and only["generated_added"] == {"A": 0, "X": 30}
     with pytest.raises(HeliogenError, match="outside the classes"):
         train_classifier(x[:2], ["A", "Q"], classes, epochs=1)
 

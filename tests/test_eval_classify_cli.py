@@ -46,13 +46,16 @@ def _store(path, n=60, labels=True, seed=0):
     return path
 
 
-def _fits_dir(folder, per_class, seed=1, card="GOESCLS"):
-    """Generated images as ``heliogen sample`` writes them: physical DN/s, class in a header card."""
+def _fits_dir(folder, per_class, seed=1, card="GOESCLS", looks=None):
+    """Generated images as ``heliogen sample`` writes them: physical DN/s, class in a header card.
+
+    ``looks`` draws every image as that class's images look, whatever class its header says.
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir()
     k = 0
     for cls, n in per_class.items():
-        for img in _images(rng, cls, n):
+        for img in _images(rng, looks or cls, n):
             h = fits.Header({"WAVELNTH": 193, "BUNIT": "DN/s", "CDELT1": 76.8, "CDELT2": 76.8, "CUNIT1": "arcsec",
                              "CUNIT2": "arcsec", "CTYPE1": "HPLN-TAN", "CTYPE2": "HPLT-TAN", "DATE-OBS": "2011-01-01T00:00:00"})
             if card == "GOESCLS":
@@ -70,7 +73,7 @@ def data(tmp_path_factory):
     return {"real": _store(root / "real.zarr"), "unlabelled": _store(root / "bare.zarr", n=10, labels=False),
             "fake": _fits_dir(root / "gen", {"A": 8, "M": 8, "X": 12}),
             "flux": _fits_dir(root / "genflux", {"A": 3, "X": 3}, card="XRSFLUX"),
-            "xonly": _fits_dir(root / "xonly", {"X": 2}), "noclass": _fits_dir(root / "noclass", {"A": 3}, card=None),
+            "xonly": _fits_dir(root / "xonly", {"X": 2}), "x_like_m": _fits_dir(root / "x_like_m", {"X": 40}, looks="M"), "noclass": _fits_dir(root / "noclass", {"A": 3}, card=None),
             "empty": (root / "empty").mkdir() or root / "empty"}
 
 
@@ -151,6 +154,21 @@ def test_classify_cli_json_table_and_consistency(data, tmp_path, capsys):
     tx = norm.forward(store.images(test_idx)).astype(np.float32)
     acc = recall_score(p["real_heldout"]["true"], predict(model, tx), labels=[0, 1, 2], average=None, zero_division=0)
     assert [a["with_generated"][c] for c in "AMX"] == pytest.approx(acc.tolist())
+
+
+def test_classify_augmentation_trains_on_the_generated_images(data, tmp_path, capsys):
+    """40 generated images labelled X that look like M: trained on them too, the classifier calls real M images X.
+
+    The real-only arm is the run above's (same store, seed and settings); only the with-generated arm can change.
+    """
+    out = tmp_path / "mislabelled.json"
+    code, _, err = run(["-q", "evaluate", "classify", "--real", str(data["real"]), "--fake", str(data["x_like_m"]), "--classes", "A,M,X",
+                        "--augment", "X", "--epochs", "15", "--batch-size", "8", "--out", str(out), "--seed", "3"], capsys)
+    assert code == 0, err
+    a = json.loads(out.read_text())["metrics"]["augmentation"]
+    assert a["generated_added"] == {"A": 0, "M": 0, "X": 40} and a["support"]["M"] >= 2
+    assert a["real_only"] == {"A": 1.0, "M": 1.0, "X": 1.0}
+    assert a["with_generated"]["M"] <= 0.5 and a["delta"]["M"] <= -0.5
 
 
 def test_classify_default_classes_flux_headers_and_val_split(data, tmp_path, capsys):

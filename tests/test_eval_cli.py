@@ -57,11 +57,74 @@ def test_cli_distribution_metrics_with_cache_and_report(stores, tmp_path):
     figures = [Path(f) for f in doc["figures"]] + [tmp_path / "r_figures" / "samples.png"]
     assert [f.name for f in figures] == ["histograms.png", "samples.png"]
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in figures)
+    _check_values_independently(doc, real, fake, cache)
     # Second run: the real-set features come from the cache and the numbers are identical.
     assert _run(args).exception is None
     again = json.loads(out.read_text())
     assert again["cache"]["hits"] >= 2 and again["cache"]["misses"] == 0
     assert again["metrics"]["fd"] == m["fd"]
+
+
+def _check_values_independently(doc, real, fake, cache):
+    """Recompute FD, KID, PRDC and the pixel distances from the run's own inputs, by other formulas.
+
+    The real features are the cached file the recorded content hash names; the fake features
+    come from the same extractor on the fake set's unit-range pixels.
+    """
+    from heliogen.evaluate.features import get_extractor
+    from heliogen.evaluate.features.cache import FeatureCache
+    from heliogen.evaluate.io import load_pair
+
+    m, settings = doc["metrics"], doc["settings"]
+    r, f = load_pair(real, fake)
+    assert r.content_hash() == doc["real"]["sha256"] and f.content_hash() == doc["fake"]["sha256"]
+    ext = get_extractor("inception-random", device="cpu", legacy_uint8=False)  # the instance the run used
+    fr = np.load(cache / f"{FeatureCache().key(doc['real']['sha256'], ext.cache_key(), 'whole')}.npy")
+    lo, hi = doc["model_space"]["range"]
+    ff = ext(np.clip((f.images - lo) / (hi - lo), 0, 1).astype(np.float32))
+    assert fr.shape == ff.shape == (8, 2048)
+    np.testing.assert_array_equal(fr, ext(np.clip((r.images - lo) / (hi - lo), 0, 1).astype(np.float32)))
+
+    # FD (Heusel et al. eq. 6) with 8 samples of 2048-d features: both covariances are low rank,
+    # S = A^T A / (n - 1) with A the centred features, and the non-zero eigenvalues of S_1 S_2 are
+    # the squared singular values of A_1 A_2^T / (n - 1): Tr((S_1 S_2)^(1/2)) = ||A_1 A_2^T||_* / (n - 1).
+    a1, a2 = fr - fr.mean(0), ff - ff.mean(0)
+    trace_sqrt = np.linalg.svd(a1 @ a2.T, compute_uv=False).sum() / 7
+    fd = np.sum((fr.mean(0) - ff.mean(0)) ** 2) + (a1**2).sum() / 7 + (a2**2).sum() / 7 - 2 * trace_sqrt
+    assert m["fd"]["inception-random"] == pytest.approx(fd, rel=1e-5)  # the eigenvalue route leaves ~2e-7
+
+    # KID: the unbiased MMD^2 of the cubic kernel (Binkowski et al. eq. 3) on the seeded subsets, by loops.
+    size, rng = settings["kid_subset_size"], np.random.default_rng(settings["seed"])
+    kernel = lambda u, v: (u @ v / u.size + 1.0) ** 3
+    values = []
+    for _ in range(settings["kid_subsets"]):
+        x, y = fr[rng.choice(8, size, replace=False)], ff[rng.choice(8, size, replace=False)]
+        pairs = [(i, j) for i in range(size) for j in range(size) if i != j]
+        values.append(sum(kernel(x[i], x[j]) + kernel(y[i], y[j]) for i, j in pairs) / len(pairs)
+                      - 2 * sum(kernel(x[i], y[j]) for i in range(size) for j in range(size)) / size**2)
+    assert m["kid"]["inception-random"]["mean"] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-12)
+    assert m["kid"]["inception-random"]["std"] == pytest.approx(np.std(values), rel=1e-9, abs=1e-12)
+
+    # PRDC (Kynkaanniemi et al. 2019; Naeem et al. 2020) with k = 3 by brute force over all pairs.
+    k = settings["prdc_k"]
+    dist = lambda u, v: np.sqrt(((u[:, None] - v[None]) ** 2).sum(-1))
+    radius_r, radius_f = np.sort(dist(fr, fr), 1)[:, k], np.sort(dist(ff, ff), 1)[:, k]
+    d = dist(fr, ff)  # real i, fake j
+    expected = {"precision": np.mean([(d[:, j] < radius_r).any() for j in range(8)]),
+                "recall": np.mean([(d[i] < radius_f).any() for i in range(8)]),
+                "density": sum((d[:, j] < radius_r).sum() for j in range(8)) / (k * 8),
+                "coverage": np.mean([d[i].min() < radius_r[i] for i in range(8)])}
+    assert {key: m["prdc"]["inception-random"][key] for key in expected} == pytest.approx(expected, abs=1e-12)
+
+    # Pixel distances on all 8 x 32 x 32 pixels: W1 of equal-size samples is the mean gap between
+    # the sorted values; KS is the largest gap between the two empirical CDFs.
+    pr, pf = np.sort(r.images.ravel().astype(np.float64)), np.sort(f.images.ravel().astype(np.float64))
+    grid = np.concatenate([pr, pf])
+    ks = np.abs(np.searchsorted(pr, grid, "right") - np.searchsorted(pf, grid, "right")).max() / pr.size
+    h = m["histogram"]
+    assert h["pixels_used"] == pr.size == pf.size == 8 * 32 * 32
+    assert h["wasserstein"] == pytest.approx(np.abs(pr - pf).mean(), rel=1e-9) and h["ks"] == pytest.approx(ks, abs=1e-12)
+    assert [h["mean_real"], h["mean_fake"], h["std_real"], h["std_fake"]] == pytest.approx([pr.mean(), pf.mean(), pr.std(), pf.std()], rel=1e-9)
 
 
 def test_api_fd_of_a_set_with_itself_is_zero(stores):

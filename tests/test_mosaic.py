@@ -5,6 +5,8 @@ the seam metric on constructed seams, and the user errors."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -292,6 +294,14 @@ def test_cli_errors_are_one_line(gen_bank, tmp_path):
     res = CliRunner().invoke(group, ["build", "--bank", str(gen_bank.path), "--grid", "2x2", "--overlap", "20", "--out", str(tmp_path / "m.fits")])
     assert res.exit_code != 0 and isinstance(res.exception, HeliogenError)
     assert "\n" not in str(res.exception)
+    # what a user sees from the real command line: one line on stderr, exit code 2, no file
+    proc = subprocess.run([sys.executable, "-m", "heliogen", "mosaic", "build", "--bank", str(gen_bank.path), "--grid", "2x2", "--overlap", "20",
+                           "--out", str(tmp_path / "m.fits"), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1 and proc.stderr.startswith("heliogen: error: "), proc.stderr
+    words = ["--overlap 20 does not fit 32 px tiles", "less than half the tile", "15 at most"]
+    assert all(w in proc.stderr for w in words) and proc.stdout == "", proc.stderr
+    assert not (tmp_path / "m.fits").exists()
 
 
 def test_branch_and_bound_equals_exhaustive_over_many_chunks():
