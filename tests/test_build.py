@@ -154,7 +154,7 @@ def test_a_build_that_produced_nothing_leaves_no_store(synth_euv_dir, tmp_path, 
     with pytest.raises(HeliogenError) as err:
         build_store(tmp_path / "bad", out, "euv", 32, wavelength=193, progress=False)
     message = str(err.value)
-    assert "\n" not in message and f"{len(bad)} skipped" in message and "removed" in message and "truncated" in message
+    assert "\n" not in message and f"{len(bad)} input(s) skipped" in message and message.startswith("no image could be built") and "removed" in message and "truncated" in message
     assert not out.exists()
     kept = tmp_path / "kept.zarr"
     build_store(copy_files(good[:1], tmp_path / "one"), kept, "euv", 32, wavelength=193, progress=False)

@@ -169,7 +169,7 @@ def _remove_empty_store(out: Path, report: BuildReport) -> None:
     shutil.rmtree(out, ignore_errors=True)
     reasons = Counter(reason.split(" (")[0] for reason in report.skipped.values())
     summary = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "they gave no image"
-    raise HeliogenError(f"no input could be used ({len(report.skipped)} skipped: {summary}); the empty store {out} was removed")
+    raise HeliogenError(f"no image could be built ({len(report.skipped)} input(s) skipped: {summary}); the empty store {out} was removed")
 
 
 def _ingest(store: Store, results, total: int, kind: str, report: BuildReport, skipped: dict, progress: bool) -> None:
