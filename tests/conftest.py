@@ -56,6 +56,16 @@ def synth_euv_dir(tmp_path_factory):
     return out
 
 
+def build_granulation_store(root: Path, n_fields: int) -> Path:
+    """A 32 px granulation store under ``root`` from ``n_fields`` synthetic 96 px fields (ten variants each)."""
+    from heliogen.data import build_store
+    from heliogen.data.synth import write_synth
+
+    write_synth("granulation", n_fields, 96, 0, root / "synth")
+    build_store(root / "synth", root / "gran.zarr", "granulation", 32, progress=False)
+    return root / "gran.zarr"
+
+
 def _rewrite(src: Path, dst: Path, edit) -> Path:
     with fits.open(src) as hdul:
         hdu = hdul[0] if hdul[0].data is not None else hdul[1]

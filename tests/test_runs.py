@@ -41,13 +41,9 @@ def _fits(paths):
 
 @pytest.fixture(scope="module")
 def gran_store(tmp_path_factory):
-    from heliogen.data import build_store
-    from heliogen.data.synth import write_synth
+    from conftest import build_granulation_store
 
-    root = tmp_path_factory.mktemp("gran")
-    write_synth("granulation", 1, 96, 0, root / "synth")
-    build_store(root / "synth", root / "gran.zarr", "granulation", 32, progress=False)
-    return root / "gran.zarr"
+    return build_granulation_store(tmp_path_factory.mktemp("gran"), 1)
 
 
 def _settings(**kw):

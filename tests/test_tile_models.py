@@ -110,13 +110,9 @@ def test_vae_steps_lower_loss_on_a_fixed_batch():
 
 @pytest.fixture(scope="module")
 def gran_store(tmp_path_factory):
-    from heliogen.data import build_store
-    from heliogen.data.synth import write_synth
+    from conftest import build_granulation_store
 
-    root = tmp_path_factory.mktemp("gran")
-    write_synth("granulation", 2, 96, 0, root / "synth")
-    build_store(root / "synth", root / "gran.zarr", "granulation", 32, progress=False)
-    return root / "gran.zarr"
+    return build_granulation_store(tmp_path_factory.mktemp("gran"), 2)
 
 
 def _settings(**kw):
