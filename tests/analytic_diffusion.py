@@ -102,7 +102,7 @@ def exact_gaussian_output(sampler: str, scheduler, mu: float, s: float, predicti
     x = (1.0, 0.0)  # x = g z + c with z ~ N(0, 1)
     if sampler == "ddim":
         for i, t in enumerate(ts):
-            prev = ac[ts[i + 1]] if i + 1 < len(ts) else ac[0]  # set_alpha_to_one=False
+            prev = ac[ts[i + 1]] if i + 1 < len(ts) else 1.0  # the last step lands on the clean x0
             x0 = _posterior_mean_affine(mu, s, ac[t], x)
             eps = tuple((xi - np.sqrt(ac[t]) * x0i) / np.sqrt(1 - ac[t]) for xi, x0i in zip(x, x0))
             x = tuple(np.sqrt(prev) * x0i + np.sqrt(1 - prev) * ei for x0i, ei in zip(x0, eps))

@@ -158,3 +158,14 @@ def test_classifier_free_guidance_gives_the_formula(w):
     x = sample_images(model, cfg, "ddim", steps, range(2), (1, 50, 50), guidance=w, progress=False, clamp=None)
     mean, var = exact_gaussian_output("ddim", scheduler, uncond, s)
     assert_moments(torch.from_numpy(x).double().flatten(), mean, var)
+
+
+@pytest.mark.parametrize("sampler", ("ddim", "dpmpp", "ddpm"))
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_a_point_mass_comes_out_exactly(sampler, prediction):
+    """Data all equal to 3: the exact denoiser predicts x0 = 3 from any x_t, so a sampler whose
+    last step lands on the clean prediction returns 3 to float precision. Stopping one step
+    short (DDIM's alphabar_0 = 0.9999 instead of 1) leaves 0.01 of the predicted noise, ~1e-2."""
+    point = GaussianMixture(weights=(1.0,), means=(3.0,), stds=(0.0,))
+    x, _ = run(point, sampler, 20, prediction, images=2, pixels=500)
+    assert float((x - 3.0).abs().max()) < 1e-4

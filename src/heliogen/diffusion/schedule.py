@@ -58,7 +58,10 @@ def make_scheduler(kind: str, config: dict):
         variance = "fixed_large" if kind == "ddpm-large" else "fixed_small"
         return DDPMScheduler.from_config(config, variance_type=variance)
     if kind == "ddim":
-        return DDIMScheduler.from_config(config, set_alpha_to_one=False)
+        # The last step lands on alphabar = 1, the clean x0 prediction (DDIM eq. 12 with
+        # alpha_0 = 1, as ADM samples); stopping at alphabar_0 = 0.9999 would leave 0.01 of
+        # the predicted noise in every image.
+        return DDIMScheduler.from_config(config, set_alpha_to_one=True)
     if kind == "dpmpp":
         cfg = {k: v for k, v in config.items() if not k.startswith("clip_sample")}
         # DPM-Solver++ works on x0 predictions; at t near T they amplify the model's error by
