@@ -4,4 +4,4 @@ Four published systems (full-disk EUV generation, flare-class conditional diffus
 magnetogram super-resolution and granulation mosaics) around one FITS-in, FITS-out pipeline.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ..data.kinds import KINDS
+
 __all__ = ["evaluate"]
 
 
@@ -26,7 +28,7 @@ def _echo_table(metrics: dict):
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metrics.json"), help="Metrics JSON.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="HTML report with plots.")
 @click.option("--n", type=click.IntRange(min=1), default=None, help="Seeded random subset of each set.")
-@click.option("--kind", type=click.Choice(["euv", "magnetogram", "granulation"]), default=None, help="Override the kind guessed from FITS headers.")
+@click.option("--kind", type=click.Choice(list(KINDS)), default=None, help="Override the kind guessed from FITS headers.")
 @click.option("--legacy-uint8", is_flag=True, help="Quantise to 8 bits before resizing, as pytorch-fid/clean-fid read PNGs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32)
 @click.option("--device", default="cpu", help="torch device (cpu, cuda, auto).")

@@ -67,7 +67,7 @@ def header_from_fields(fields, kind: str, size: int) -> dict:
     if np.isfinite(wl):
         header.update({"WAVELNTH": wl, "WAVEUNIT": "angstrom"})
     if kind == "magnetogram":
-        header.update({"BUNIT": "Gauss", "CONTENT": "MAGNETOGRAM"})
+        header.update({"BUNIT": KINDS["magnetogram"].fits_bunit, "CONTENT": "MAGNETOGRAM"})
     if fields.get("source"):
         header["HGSOURCE"] = str(fields["source"])[-68:]
     if int(_num(fields.get("crop_x"), -1)) >= 0:

@@ -47,9 +47,6 @@ class ConditionEncoder(nn.Module):
             self.flux_mlp = nn.Sequential(nn.Linear(1, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.null = nn.Parameter(torch.zeros(dim))
 
-    def config(self) -> dict:
-        return {"kind": self.kind, "dim": self.dim}
-
     def forward(self, class_index=None, log10_flux=None, drop=None) -> torch.Tensor:
         parts = []
         if self.uses_class:

@@ -22,11 +22,7 @@ from .loop import sample_loop
 from .schedule import make_scheduler
 from .seeding import image_generators, initial_noise
 
-__all__ = ["sample_images", "network_denoiser", "ConditionBatch"]
-
-
-class ConditionBatch(dict):
-    """Per-image condition tensors: ``class_index`` (long) and/or ``log10_flux`` (float)."""
+__all__ = ["sample_images", "network_denoiser"]
 
 
 def network_denoiser(model, condition: dict | None = None, guidance: float | None = None, eval_batch: int = 8):

@@ -134,8 +134,10 @@ def bank_from_run(run, out, n: int = 10000, seed: int = 0, batch: int = 50, prog
     (the thesis's baseline, sec. 3.2), z ~ N(0, I) from one seeded generator. The bank records
     the run and checkpoint it came from.
 
-    Tile k depends only on (seed, k), whatever ``batch`` is: each batch's z comes from the same
-    seeded stream, drawn in order.
+    The z vectors come from one seeded stream drawn ``batch`` at a time, so a bank is
+    reproducible for a given (seed, batch); another ``batch`` may change tiles in the last
+    bits (the network's numerics depend on the batch shape). ``heliogen sample`` draws tile k
+    from seed + k instead.
     """
     from tqdm.auto import tqdm
 

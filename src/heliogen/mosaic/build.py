@@ -305,10 +305,13 @@ def _latent_tools(bank, blend: str, refine: str | None, overlap: int, layer: int
 def _mosaic_cards(bank, grid, size, overlap, blend, refine, seed, reuse, physical: bool) -> dict:
     """FITS cards that record how a mosaic was made, after heliogen's provenance cards."""
     from ..data.fitsio import provenance_cards
+    from ..data.kinds import kind_spec
 
     cards = {"GRIDROWS": grid[0], "GRIDCOLS": grid[1], "TILESIZE": size, "OVERLAP": overlap, "BLEND": blend,
              "REFINE": refine or "none", "SEED": seed, "REUSE": reuse, "TILESTEP": size - overlap,
-             "BANK": str(Path(bank.path).name)[:60], "BUNIT": "I/<I>" if physical else "model [-1,1]"}
+             "BANK": str(Path(bank.path).name)[:60],
+             # I/<I> is dimensionless, so BUNIT is empty as the FITS standard wants; HGVALUES names the quantity
+             "BUNIT": kind_spec("granulation").fits_bunit, "HGVALUES": "I/<I>" if physical else "model space [-1, 1]"}
     return {**provenance_cards(model="tile GAN mosaic"), **cards}
 
 
