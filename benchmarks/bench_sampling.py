@@ -27,8 +27,9 @@ Two measures against the reference:
   share only the initial noise with the reference; their RMS is listed as the scale of
   unrelated samples.
 
-The noise spacing of DPM-Solver++ (Karras et al. 2022 sigmas, heliogen's default; evenly
-spaced "trailing" timesteps; or uniform log-SNR steps, Lu et al. 2022) is chosen on a
+The noise spacing of DPM-Solver++ (Karras et al. 2022 sigmas; evenly spaced "trailing"
+timesteps; or uniform log-SNR steps, Lu et al. 2022, which this selection made heliogen's
+default) is chosen on a
 separate selection seed set, disjoint from the reported ones, by the paired RMS of
 dpmpp-20 to the reference. The selection and its numbers are recorded in the JSON; the
 reported rows of the chosen spacing carry the goal, the other spacings are listed beside.
