@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from astropy.io import fits
 
+from heliogen.data.kinds import kind_spec
 from heliogen.errors import HeliogenError
 from heliogen.training.rundir import RUN_FORMAT, create_run, open_run
 
@@ -74,10 +76,49 @@ def test_legacy_runs_open_and_sample_as_the_old_code_did(kind, tmp_path):
     assert [c.name for c in run.checkpoints()] == ["step-0000002"]
     options = dict(sampler="ddim", steps=3) if kind == "diffusion" else {}
     out = sample_run(LEGACY / kind, tmp_path, n=2, seed=5, progress=False, **options)
-    data = np.stack([m.data for m in _fits(out["fits"])]).astype(np.float64)
+    data = np.stack([fits.getdata(p) for p in out["fits"]]).astype(np.float64)
     total, first = OLD_OUTPUT[kind]
     np.testing.assert_allclose(data.reshape(2, -1)[:, :4], first, rtol=1e-5)
     assert data.sum() == pytest.approx(total, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["tilegan", "tilevae"])
+def test_legacy_tile_runs_whose_store_is_gone_claim_no_geometry(kind, tmp_path):
+    import astropy.wcs
+
+    from heliogen.sample import sample_run
+
+    # the fixture names the store it was trained on, which is gone (made sure of on a copy)
+    run_dir = shutil.copytree(LEGACY / kind, tmp_path / "old")
+    data = json.loads((run_dir / "data.json").read_text())
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(tmp_path / "gone.zarr")}))
+    out = sample_run(run_dir, tmp_path / "s", n=1, seed=5, progress=False)
+    header = fits.getheader(out["fits"][0])
+    for invented in ("CUNIT1", "CUNIT2", "TELESCOP", "INSTRUME", "DSUN_OBS", "HGLN_OBS", "RSUN_OBS", "DATE-OBS"):
+        assert invented not in header, invented
+    assert header["CTYPE1"] == header["CTYPE2"] == "PIXEL" and header["CDELT1"] == header["CDELT2"] == 1.0
+    assert header["CRPIX1"] == header["CRPIX2"] == 16.5
+    assert list(header["COMMENT"]) == ["training store gone: plate scale, observer and instrument unknown"]
+    assert header["BUNIT"] == kind_spec("granulation").fits_bunit and header["WEIGHTS"] == "ema"
+    wcs = astropy.wcs.WCS(header)
+    assert wcs.wcs.ctype[0] == "PIXEL" and np.allclose(wcs.pixel_to_world_values(15.5, 15.5), (0.0, 0.0))
+
+
+def test_legacy_tile_run_takes_its_grid_from_its_store_when_it_is_there(gran_store, tmp_path):
+    from heliogen.data.grid_header import grid_header_from_store
+    from heliogen.data.store import open_store
+    from heliogen.sample import sample_run
+
+    run_dir = shutil.copytree(LEGACY / "tilegan", tmp_path / "old")
+    data = json.loads((run_dir / "data.json").read_text())
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(gran_store)}))
+    expected = grid_header_from_store(open_store(gran_store))
+    assert open_run(run_dir).header == expected and expected["CUNIT1"] == "arcsec"
+    header = fits.getheader(sample_run(run_dir, tmp_path / "s", n=1, progress=False)["fits"][0])
+    assert header["CDELT1"] == pytest.approx(expected["CDELT1"]) and header["CTYPE1"] == "XOFFSET"
+    # another store in its place (another kind or size) is not taken for it
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(gran_store), "size": 64}))
+    assert open_run(run_dir).header["CTYPE1"] == "PIXEL"
 
 
 def test_legacy_fixture_stays_small():
