@@ -220,6 +220,44 @@ def test_sample_tile_runs_write_fits_with_wcs_and_provenance(tile_runs, kind, tm
     assert np.array_equal(_fits(again["fits"])[0].data, maps[0].data)
 
 
+@pytest.mark.parametrize("kind", ["tilegan", "tilevae"])
+def test_sample_tile_runs_with_ema_or_raw_weights(tile_runs, kind, tmp_path):
+    from heliogen.models.tilevae import TileVAEDecoder
+    from heliogen.sample import sample_run
+
+    folder = tile_runs / ("gan" if kind == "tilegan" else "vae")
+    run = open_run(folder)
+    name = "G" if kind == "tilegan" else "vae"
+    tiles = {}
+    for weights in ("ema", "raw"):
+        module = run.load_module(name, ema=weights == "ema")  # the saved G_ema/ or G/ folder (vae_ema/ or vae/)
+        net = module if kind == "tilegan" else TileVAEDecoder.from_vae(module)
+        with torch.no_grad():
+            z = torch.cat([torch.randn(1, net.latent_dim, generator=torch.Generator().manual_seed(s)) for s in (3, 4)])
+            expected = run.physical(net(z)[:, 0].numpy().astype(np.float64))
+        out = sample_run(folder, tmp_path / weights, n=2, seed=3, weights=weights, progress=False)
+        tiles[weights] = np.stack([fits.getdata(p) for p in out["fits"]])
+        np.testing.assert_allclose(tiles[weights], expected, rtol=1e-5, atol=1e-6)
+        assert all(fits.getheader(p)["WEIGHTS"] == weights for p in out["fits"])
+    assert not np.allclose(tiles["ema"], tiles["raw"], rtol=1e-5, atol=1e-6)  # the comparison above tells them apart
+
+
+def test_sampled_tile_fits_carry_the_stores_plate_scale_and_unit(tile_runs, gran_store, tmp_path):
+    import astropy.wcs
+
+    from heliogen.data.store import open_store
+    from heliogen.sample import sample_run
+
+    run = open_run(tile_runs / "gan")
+    cdelt = float(np.median(open_store(gran_store).column("cdelt")))
+    assert run.data["header"]["CDELT1"] == pytest.approx(cdelt) and cdelt != 1.0
+    header = fits.getheader(sample_run(tile_runs / "gan", tmp_path, n=1, progress=False)["fits"][0])
+    assert header["CDELT1"] == header["CDELT2"] == pytest.approx(run.data["header"]["CDELT1"])
+    assert header["CUNIT1"] == header["CUNIT2"] == "arcsec"
+    assert header["BUNIT"] == kind_spec("granulation").fits_bunit
+    assert astropy.wcs.WCS(header).wcs.cunit[0] == "arcsec"
+
+
 def test_sample_cli_dispatches_and_refuses_options_of_another_kind(tile_runs, tmp_path, capsys):
     from heliogen.cli import main
 
