@@ -165,7 +165,7 @@ def test_load_ema_or_raw_from_a_chosen_checkpoint(tile_runs):
     assert any(not torch.equal(a, b) for a, b in zip(raw.parameters(), ema.parameters()))
     first, last = run.load_module("G", checkpoint=1), run.load_module("G", checkpoint=run.latest)
     assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), last.parameters()))
-    with pytest.raises(HeliogenError, match="no checkpoint at"):
+    with pytest.raises(HeliogenError, match="no checkpoint step-0000007 in .*; it has step-0000001, step-0000002"):
         run.checkpoint(7)
 
 
@@ -272,6 +272,51 @@ def test_sample_cli_dispatches_and_refuses_options_of_another_kind(tile_runs, tm
     for flag in (["--sampler", "ddim"], ["--class", "M"], ["--steps", "5"], ["--stats"]):
         code, out = cli("sample", str(tile_runs / "gan"), "--out", str(tmp_path / "x"), *flag)
         assert code == 2 and f"{flag[0]} does not apply to a tilegan run" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_checkpoint_errors_say_what_the_argument_may_be(tile_runs, gran_store, tmp_path, capsys):
+    import re
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file, save_file
+
+    from heliogen.cli import main
+
+    run = open_run(tile_runs / "gan")
+    with pytest.raises(HeliogenError) as err:
+        run.checkpoint("99")
+    assert str(err.value) == f"no checkpoint step-0000099 in {run.path}; it has step-0000001, step-0000002"
+    with pytest.raises(HeliogenError) as err:
+        run.load_module("G", checkpoint=gran_store)  # a store, not a checkpoint
+    assert str(err.value) == (f"{gran_store} is not a checkpoint folder ({run.path / 'checkpoints' / 'step-N'}); "
+                              "it has step-0000001, step-0000002")
+    with pytest.raises(HeliogenError, match=f"^no checkpoint at {re.escape(str(tmp_path / 'nowhere'))}; it has step-0000001"):
+        run.checkpoint(tmp_path / "nowhere")
+    # weights of another model: the module and its first missing and unexpected keys
+    copy = open_run(shutil.copytree(tile_runs / "gan", tmp_path / "gan"))
+    weights_file = copy.latest / "G_ema" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(str(weights_file))
+    first = sorted(weights)[0]
+    save_file({**{k: v for k, v in weights.items() if k != first}, "extra.weight": torch.zeros(1)}, str(weights_file))
+    with pytest.raises(HeliogenError) as err:
+        copy.load_module("G")
+    assert str(err.value) == (f"{copy.latest / 'G_ema'} does not fit the G module (TileGenerator): it lacks {first}; "
+                              "it has an unexpected extra.weight")
+    save_file({**weights, first: torch.zeros(3)}, str(weights_file))
+    with pytest.raises(HeliogenError, match=rf"its {re.escape(first)} is \(3,\), the model's \("):
+        copy.load_module("G")
+    # plural flags, and the complete list of what a tile run takes
+    with pytest.raises(SystemExit) as code:
+        main(["sample", str(tile_runs / "gan"), "--out", str(tmp_path / "x"), "--sampler", "ddim", "--steps", "5"])
+    assert code.value.code == 2 and capsys.readouterr().err.strip().endswith(
+        "--sampler, --steps do not apply to a tilegan run (it takes --batch, --checkpoint, --device, --n, --no-progress, --out, "
+        "--seed, --weights)")
+    # the command line: exit code 2 and one line
+    res = subprocess.run([sys.executable, "-m", "heliogen", "sample", str(tile_runs / "gan"), "--checkpoint", "99", "--out",
+                          str(tmp_path / "y")], capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.strip().endswith(f"no checkpoint step-0000099 in {run.path}; it has step-0000001, step-0000002")
 
 
 def test_sample_registry_rejects_kinds_without_a_sampler(tile_runs, monkeypatch, tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..atomic import write_text_atomic
 from ..errors import HeliogenError
-from .checkpoint import list_checkpoints, load_module_weights, module_weights_path
+from .checkpoint import STEP_DIR, list_checkpoints, load_module_weights, module_weights_path, state_dict_mismatch
 
 __all__ = ["RUN_FORMAT", "RUN_KINDS", "NETWORK_RANGE", "Run", "create_run", "open_run", "is_run", "describe_store",
            "to_model_space", "from_model_space", "UNKNOWN_GEOMETRY"]
@@ -281,17 +281,31 @@ class Run:
         return found[-1] if found else None
 
     def checkpoint(self, which=None) -> Path:
-        """A checkpoint folder: the newest (None), a path, a folder name or a step number."""
+        """A checkpoint folder: the newest (None), a path, a folder name or a step number.
+
+        A step or name the run lacks, or a path that is not a checkpoint folder, is an error
+        that lists the run's checkpoints.
+        """
         if which is None:
             if self.latest is None:
                 raise HeliogenError(f"{self.path} has no complete checkpoint in {self.path / 'checkpoints'} yet")
             return self.latest
         if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
             which = f"step-{int(which):07d}"
-        for candidate in (Path(which), self.path / "checkpoints" / str(which)):
-            if candidate.is_dir():
-                return candidate
-        raise HeliogenError(f"no checkpoint at {which}")
+        if isinstance(which, str) and STEP_DIR.match(which):
+            if (self.path / "checkpoints" / which).is_dir():
+                return self.path / "checkpoints" / which
+            raise HeliogenError(f"no checkpoint {which} in {self.path}; {self._checkpoint_names()}")
+        folder = Path(which)
+        if not folder.exists():
+            raise HeliogenError(f"no checkpoint at {folder}; {self._checkpoint_names()}")
+        if not (folder.is_dir() and STEP_DIR.match(folder.name)):
+            raise HeliogenError(f"{folder} is not a checkpoint folder ({self.path / 'checkpoints' / 'step-N'}); {self._checkpoint_names()}")
+        return folder
+
+    def _checkpoint_names(self) -> str:
+        names = [c.name for c in self.checkpoints()]
+        return f"it has {', '.join(names)}" if names else "it has no complete checkpoint yet"
 
     def load_module(self, name: str, ema: bool | None = None, checkpoint=None, device="cpu"):
         """Module ``name`` from a checkpoint (default the newest), in eval mode on ``device``.
@@ -316,8 +330,8 @@ class Run:
         # the folder's own config.json (save_pretrained's) where there is one, else run.json's
         config = cls.load_config(folder) if (folder / "config.json").is_file() else self.record["modules"][name]["config"]
         model = cls.from_config(config)
-        try:
-            model.load_state_dict(weights)
-        except RuntimeError as err:
-            raise HeliogenError(f"checkpoint {ckpt} does not fit the model ({str(err).splitlines()[0]})") from None
+        why = state_dict_mismatch(model, weights)
+        if why:
+            raise HeliogenError(f"{ckpt / saved} does not fit the {name} module ({self.modules[name]}): {why}")
+        model.load_state_dict(weights)
         return model.eval().to(device)
