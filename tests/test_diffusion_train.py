@@ -142,6 +142,23 @@ def test_sample_diffusion_run_writes_fits_grid_and_stats(class_run, tmp_path):
     assert (stats / "stats.png").stat().st_size > 5000
 
 
+def test_sample_diffusion_run_with_ema_or_raw_weights(class_run, tmp_path):
+    from astropy.io import fits
+
+    run = open_run(class_run)
+    images = {}
+    for weights in ("ema", "raw"):
+        model = run.load_module("model", ema=weights == "ema")  # the saved model_ema/ or model/ folder
+        x = sample_images(model, run.extras["scheduler"], "ddim", 3, [7, 8], run.shape, cond={"class_index": torch.tensor([3, 3])},
+                          progress=False)
+        out = sample_diffusion_run(class_run, tmp_path / weights, n=2, sampler="ddim", steps=3, classes=["M"], seed=7,
+                                   weights=weights, progress=False)
+        images[weights] = np.stack([fits.getdata(p) for p in out["fits"]])
+        np.testing.assert_allclose(images[weights], run.physical(x)[:, 0], rtol=1e-5)
+        assert all(fits.getheader(p)["WEIGHTS"] == weights for p in out["fits"])
+    assert not np.allclose(images["ema"], images["raw"], rtol=1e-5)  # the comparison above tells them apart
+
+
 def test_condition_lists():
     assert [c["label"] for c in conditions_for("class", [], [])] == list("ABCMX")
     c = conditions_for("class+flux", ["M"], [])

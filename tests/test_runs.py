@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from astropy.io import fits
 
+from heliogen.data.kinds import kind_spec
 from heliogen.errors import HeliogenError
 from heliogen.training.rundir import RUN_FORMAT, create_run, open_run
 
@@ -74,10 +76,49 @@ def test_legacy_runs_open_and_sample_as_the_old_code_did(kind, tmp_path):
     assert [c.name for c in run.checkpoints()] == ["step-0000002"]
     options = dict(sampler="ddim", steps=3) if kind == "diffusion" else {}
     out = sample_run(LEGACY / kind, tmp_path, n=2, seed=5, progress=False, **options)
-    data = np.stack([m.data for m in _fits(out["fits"])]).astype(np.float64)
+    data = np.stack([fits.getdata(p) for p in out["fits"]]).astype(np.float64)
     total, first = OLD_OUTPUT[kind]
     np.testing.assert_allclose(data.reshape(2, -1)[:, :4], first, rtol=1e-5)
     assert data.sum() == pytest.approx(total, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["tilegan", "tilevae"])
+def test_legacy_tile_runs_whose_store_is_gone_claim_no_geometry(kind, tmp_path):
+    import astropy.wcs
+
+    from heliogen.sample import sample_run
+
+    # the fixture names the store it was trained on, which is gone (made sure of on a copy)
+    run_dir = shutil.copytree(LEGACY / kind, tmp_path / "old")
+    data = json.loads((run_dir / "data.json").read_text())
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(tmp_path / "gone.zarr")}))
+    out = sample_run(run_dir, tmp_path / "s", n=1, seed=5, progress=False)
+    header = fits.getheader(out["fits"][0])
+    for invented in ("CUNIT1", "CUNIT2", "TELESCOP", "INSTRUME", "DSUN_OBS", "HGLN_OBS", "RSUN_OBS", "DATE-OBS"):
+        assert invented not in header, invented
+    assert header["CTYPE1"] == header["CTYPE2"] == "PIXEL" and header["CDELT1"] == header["CDELT2"] == 1.0
+    assert header["CRPIX1"] == header["CRPIX2"] == 16.5
+    assert list(header["COMMENT"]) == ["training store gone: plate scale, observer and instrument unknown"]
+    assert header["BUNIT"] == kind_spec("granulation").fits_bunit and header["WEIGHTS"] == "ema"
+    wcs = astropy.wcs.WCS(header)
+    assert wcs.wcs.ctype[0] == "PIXEL" and np.allclose(wcs.pixel_to_world_values(15.5, 15.5), (0.0, 0.0))
+
+
+def test_legacy_tile_run_takes_its_grid_from_its_store_when_it_is_there(gran_store, tmp_path):
+    from heliogen.data.grid_header import grid_header_from_store
+    from heliogen.data.store import open_store
+    from heliogen.sample import sample_run
+
+    run_dir = shutil.copytree(LEGACY / "tilegan", tmp_path / "old")
+    data = json.loads((run_dir / "data.json").read_text())
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(gran_store)}))
+    expected = grid_header_from_store(open_store(gran_store))
+    assert open_run(run_dir).header == expected and expected["CUNIT1"] == "arcsec"
+    header = fits.getheader(sample_run(run_dir, tmp_path / "s", n=1, progress=False)["fits"][0])
+    assert header["CDELT1"] == pytest.approx(expected["CDELT1"]) and header["CTYPE1"] == "XOFFSET"
+    # another store in its place (another kind or size) is not taken for it
+    (run_dir / "data.json").write_text(json.dumps({**data, "store": str(gran_store), "size": 64}))
+    assert open_run(run_dir).header["CTYPE1"] == "PIXEL"
 
 
 def test_legacy_fixture_stays_small():
@@ -124,7 +165,7 @@ def test_load_ema_or_raw_from_a_chosen_checkpoint(tile_runs):
     assert any(not torch.equal(a, b) for a, b in zip(raw.parameters(), ema.parameters()))
     first, last = run.load_module("G", checkpoint=1), run.load_module("G", checkpoint=run.latest)
     assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), last.parameters()))
-    with pytest.raises(HeliogenError, match="no checkpoint at"):
+    with pytest.raises(HeliogenError, match="no checkpoint step-0000007 in .*; it has step-0000001, step-0000002"):
         run.checkpoint(7)
 
 
@@ -179,6 +220,44 @@ def test_sample_tile_runs_write_fits_with_wcs_and_provenance(tile_runs, kind, tm
     assert np.array_equal(_fits(again["fits"])[0].data, maps[0].data)
 
 
+@pytest.mark.parametrize("kind", ["tilegan", "tilevae"])
+def test_sample_tile_runs_with_ema_or_raw_weights(tile_runs, kind, tmp_path):
+    from heliogen.models.tilevae import TileVAEDecoder
+    from heliogen.sample import sample_run
+
+    folder = tile_runs / ("gan" if kind == "tilegan" else "vae")
+    run = open_run(folder)
+    name = "G" if kind == "tilegan" else "vae"
+    tiles = {}
+    for weights in ("ema", "raw"):
+        module = run.load_module(name, ema=weights == "ema")  # the saved G_ema/ or G/ folder (vae_ema/ or vae/)
+        net = module if kind == "tilegan" else TileVAEDecoder.from_vae(module)
+        with torch.no_grad():
+            z = torch.cat([torch.randn(1, net.latent_dim, generator=torch.Generator().manual_seed(s)) for s in (3, 4)])
+            expected = run.physical(net(z)[:, 0].numpy().astype(np.float64))
+        out = sample_run(folder, tmp_path / weights, n=2, seed=3, weights=weights, progress=False)
+        tiles[weights] = np.stack([fits.getdata(p) for p in out["fits"]])
+        np.testing.assert_allclose(tiles[weights], expected, rtol=1e-5, atol=1e-6)
+        assert all(fits.getheader(p)["WEIGHTS"] == weights for p in out["fits"])
+    assert not np.allclose(tiles["ema"], tiles["raw"], rtol=1e-5, atol=1e-6)  # the comparison above tells them apart
+
+
+def test_sampled_tile_fits_carry_the_stores_plate_scale_and_unit(tile_runs, gran_store, tmp_path):
+    import astropy.wcs
+
+    from heliogen.data.store import open_store
+    from heliogen.sample import sample_run
+
+    run = open_run(tile_runs / "gan")
+    cdelt = float(np.median(open_store(gran_store).column("cdelt")))
+    assert run.data["header"]["CDELT1"] == pytest.approx(cdelt) and cdelt != 1.0
+    header = fits.getheader(sample_run(tile_runs / "gan", tmp_path, n=1, progress=False)["fits"][0])
+    assert header["CDELT1"] == header["CDELT2"] == pytest.approx(run.data["header"]["CDELT1"])
+    assert header["CUNIT1"] == header["CUNIT2"] == "arcsec"
+    assert header["BUNIT"] == kind_spec("granulation").fits_bunit
+    assert astropy.wcs.WCS(header).wcs.cunit[0] == "arcsec"
+
+
 def test_sample_cli_dispatches_and_refuses_options_of_another_kind(tile_runs, tmp_path, capsys):
     from heliogen.cli import main
 
@@ -193,6 +272,51 @@ def test_sample_cli_dispatches_and_refuses_options_of_another_kind(tile_runs, tm
     for flag in (["--sampler", "ddim"], ["--class", "M"], ["--steps", "5"], ["--stats"]):
         code, out = cli("sample", str(tile_runs / "gan"), "--out", str(tmp_path / "x"), *flag)
         assert code == 2 and f"{flag[0]} does not apply to a tilegan run" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_checkpoint_errors_say_what_the_argument_may_be(tile_runs, gran_store, tmp_path, capsys):
+    import re
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file, save_file
+
+    from heliogen.cli import main
+
+    run = open_run(tile_runs / "gan")
+    with pytest.raises(HeliogenError) as err:
+        run.checkpoint("99")
+    assert str(err.value) == f"no checkpoint step-0000099 in {run.path}; it has step-0000001, step-0000002"
+    with pytest.raises(HeliogenError) as err:
+        run.load_module("G", checkpoint=gran_store)  # a store, not a checkpoint
+    assert str(err.value) == (f"{gran_store} is not a checkpoint folder ({run.path / 'checkpoints' / 'step-N'}); "
+                              "it has step-0000001, step-0000002")
+    with pytest.raises(HeliogenError, match=f"^no checkpoint at {re.escape(str(tmp_path / 'nowhere'))}; it has step-0000001"):
+        run.checkpoint(tmp_path / "nowhere")
+    # weights of another model: the module and its first missing and unexpected keys
+    copy = open_run(shutil.copytree(tile_runs / "gan", tmp_path / "gan"))
+    weights_file = copy.latest / "G_ema" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(str(weights_file))
+    first = sorted(weights)[0]
+    save_file({**{k: v for k, v in weights.items() if k != first}, "extra.weight": torch.zeros(1)}, str(weights_file))
+    with pytest.raises(HeliogenError) as err:
+        copy.load_module("G")
+    assert str(err.value) == (f"{copy.latest / 'G_ema'} does not fit the G module (TileGenerator): it lacks {first}; "
+                              "it has an unexpected extra.weight")
+    save_file({**weights, first: torch.zeros(3)}, str(weights_file))
+    with pytest.raises(HeliogenError, match=rf"its {re.escape(first)} is \(3,\), the model's \("):
+        copy.load_module("G")
+    # plural flags, and the complete list of what a tile run takes
+    with pytest.raises(SystemExit) as code:
+        main(["sample", str(tile_runs / "gan"), "--out", str(tmp_path / "x"), "--sampler", "ddim", "--steps", "5"])
+    assert code.value.code == 2 and capsys.readouterr().err.strip().endswith(
+        "--sampler, --steps do not apply to a tilegan run (it takes --batch, --checkpoint, --device, --n, --no-progress, --out, "
+        "--seed, --weights)")
+    # the command line: exit code 2 and one line
+    res = subprocess.run([sys.executable, "-m", "heliogen", "sample", str(tile_runs / "gan"), "--checkpoint", "99", "--out",
+                          str(tmp_path / "y")], capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.strip().endswith(f"no checkpoint step-0000099 in {run.path}; it has step-0000001, step-0000002")
 
 
 def test_sample_registry_rejects_kinds_without_a_sampler(tile_runs, monkeypatch, tmp_path):

@@ -92,6 +92,7 @@ def sample_run(run_dir, out, given=(), **options) -> dict:
         raise HeliogenError(f"heliogen cannot sample {run.kind} runs yet (it samples {', '.join(sorted(SAMPLERS))} runs)")
     unused = sorted(name for name in given if name not in entry.options)
     if unused:
-        takes = ", ".join(sorted(_flag(o) for o in entry.options))
-        raise HeliogenError(f"{', '.join(_flag(o) for o in unused)} does not apply to a {run.kind} run (it takes {takes})")
+        takes = ", ".join(sorted([_flag(o) for o in entry.options] + ["--out"]))
+        verb = "does" if len(unused) == 1 else "do"
+        raise HeliogenError(f"{', '.join(_flag(o) for o in unused)} {verb} not apply to a {run.kind} run (it takes {takes})")
     return entry.function()(run_dir, out, **{k: v for k, v in options.items() if k in entry.options})

@@ -31,6 +31,22 @@ def tile_generator(run, checkpoint=None, ema: bool | None = None, device="cpu"):
     raise HeliogenError(f"{run.path} is a {run.kind} run, not a tile GAN or tile VAE run")
 
 
+class _PixelImage:
+    """An image on pixel axes, for :func:`heliogen.data.fitsio.write_map`: sunpy maps need angular
+    axes, which a run whose geometry is unknown must not claim."""
+
+    def __init__(self, data, header: dict):
+        self.data = np.asarray(data, dtype=np.float32)
+        self.fits_header = {k: v for k, v in header.items() if k != "COMMENT"}
+
+
+def _tile_map(data, header: dict):
+    """The tile as a sunpy map on the training grid, or on pixel axes where that grid is unknown."""
+    from ..data.grid_header import grid_map
+
+    return grid_map(data, header) if header.get("CUNIT1") else _PixelImage(data, header)
+
+
 EVAL_BATCH = 8  # the network's fixed micro-batch (padded), so a tile's numerics never depend on --batch
 
 
@@ -50,7 +66,6 @@ def sample_tiles(run_dir, out, n: int = 16, seed: int = 0, batch: int = 16, chec
                  progress: bool = True, weights: str = "ema") -> dict:
     """Sample ``n`` tiles of a tile run into ``out``; returns ``{"fits": [paths], "grid": path}``."""
     from ..data.fitsio import write_map
-    from ..data.grid_header import grid_map
     from ..training.rundir import open_run
     from ..viz.quicklook import plot_grid
 
@@ -65,8 +80,8 @@ def sample_tiles(run_dir, out, n: int = 16, seed: int = 0, batch: int = 16, chec
     paths = []
     for k, s in enumerate(seeds):
         path = out / f"tile_{s:06d}.fits"
-        write_map(grid_map(phys[k], header), path, model=run.path.name, runkind=run.kind, ckpt=ckpt.name, weights=weights,
-                  seed=s, generatd=True)
+        write_map(_tile_map(phys[k], header), path, model=run.path.name, runkind=run.kind, ckpt=ckpt.name, weights=weights,
+                  seed=s, generatd=True, comment=header.get("COMMENT"))
         paths.append(path)
     show = min(n, 64)
     grid = plot_grid(phys[:show], run.data["kind"], out / "grid.png", titles=[f"seed {s}" for s in seeds[:show]],

@@ -36,7 +36,7 @@ from ..atomic import default_dir_mode
 from ..errors import HeliogenError
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "save_module", "load_saved_module", "list_checkpoints",
-           "load_module_weights", "module_weights_path", "STEP_DIR", "ABANDONED", "WEIGHTS_NAME"]
+           "load_module_weights", "module_weights_path", "state_dict_mismatch", "STEP_DIR", "ABANDONED", "WEIGHTS_NAME"]
 
 log = logging.getLogger("heliogen")
 
@@ -175,6 +175,23 @@ def load_weights(checkpoint, name: str) -> dict:
     return load_module_weights(module_weights_path(checkpoint, name), checkpoint=checkpoint)[0]
 
 
+def state_dict_mismatch(module, weights: dict) -> str:
+    """What keeps ``weights`` from loading into ``module``, in a few words ("" if nothing):
+    the first missing key, the first unexpected key, or the first shape that differs."""
+    own = module.state_dict()
+    missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
+    shapes = [k for k in own if k in weights and tuple(own[k].shape) != tuple(weights[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"it lacks {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+    if unexpected:
+        problems.append(f"it has an unexpected {unexpected[0]}" + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else ""))
+    if shapes:
+        k = shapes[0]
+        problems.append(f"its {k} is {tuple(weights[k].shape)}, the model's {tuple(own[k].shape)}")
+    return "; ".join(problems)
+
+
 def load_saved_module(module, folder):
     """Load a :func:`save_module` folder into ``module`` (built by the caller) and return it.
 
@@ -185,7 +202,8 @@ def load_saved_module(module, folder):
     try:
         result = module.load_state_dict(weights, strict=not partial)
     except RuntimeError as err:
-        raise HeliogenError(f"{folder} does not fit the model ({str(err).splitlines()[0]})") from None
+        why = state_dict_mismatch(module, weights) or str(err).splitlines()[0]
+        raise HeliogenError(f"{folder} does not fit the model ({why})") from None
     trainable = {n for n, p in module.named_parameters() if p.requires_grad}
     if partial and (set(result.missing_keys) & trainable or result.unexpected_keys):
         raise HeliogenError(f"{folder} does not fit the model: its trainable parameters differ")

@@ -26,10 +26,10 @@ import numpy as np
 
 from ..atomic import write_text_atomic
 from ..errors import HeliogenError
-from .checkpoint import list_checkpoints, load_module_weights, module_weights_path
+from .checkpoint import STEP_DIR, list_checkpoints, load_module_weights, module_weights_path, state_dict_mismatch
 
 __all__ = ["RUN_FORMAT", "RUN_KINDS", "NETWORK_RANGE", "Run", "create_run", "open_run", "is_run", "describe_store",
-           "to_model_space", "from_model_space"]
+           "to_model_space", "from_model_space", "UNKNOWN_GEOMETRY"]
 
 RUN_FORMAT = "heliogen-run/2"
 RUN_KINDS = ("diffusion", "tilegan", "tilevae", "gan", "superres")
@@ -37,6 +37,11 @@ WHAT_A_RUN_IS = "a run folder written by `heliogen train diffusion|tilegan|tilev
 # The networks' value range. A run whose data range is this one feeds the store's model space
 # to its networks unchanged (to_model_space and from_model_space are then the identity).
 NETWORK_RANGE = (-1.0, 1.0)
+# The grid header of a run whose training geometry is lost (an old tile run whose store is
+# gone): pixel axes, offsets in pixels from the image centre, so no plate scale is invented.
+UNKNOWN_GEOMETRY = {"CTYPE1": "PIXEL", "CTYPE2": "PIXEL", "CDELT1": 1.0, "CDELT2": 1.0, "CRVAL1": 0.0, "CRVAL2": 0.0,
+                    "WCSNAME": "pixel offsets from the image centre",
+                    "COMMENT": "training store gone: plate scale, observer and instrument unknown"}
 
 
 def to_model_space(x, data_range):
@@ -224,15 +229,38 @@ class Run:
 
     @property
     def header(self) -> dict:
-        """The FITS header template of the training grid (runs of old tile trainers kept none)."""
+        """The FITS header template of the training grid.
+
+        Runs record it in ``data.json``. Runs of the old tile trainers kept none: theirs comes
+        from the training store where it still exists, else it is :data:`UNKNOWN_GEOMETRY`'s
+        pixel axes, which claim no plate scale, observer or instrument.
+        """
         if self.data.get("header"):
             return dict(self.data["header"])
-        from ..data.grid_header import header_from_fields
+        from_store = self._header_from_store()
+        if from_store is not None:
+            return from_store
         from ..data.kinds import KINDS
 
         kind = self.data["kind"]
-        bunit = KINDS[kind].fits_bunit if kind in KINDS else ""
-        return {**header_from_fields({}, kind, self.data["size"]), "BUNIT": bunit}
+        centre = (int(self.data["size"]) + 1) / 2
+        return {**UNKNOWN_GEOMETRY, "CRPIX1": centre, "CRPIX2": centre, "BUNIT": KINDS[kind].fits_bunit if kind in KINDS else ""}
+
+    def _header_from_store(self) -> dict | None:
+        """The grid header of the store named in ``data.json``, if it is still there and is this run's."""
+        from ..data.grid_header import grid_header_from_store
+        from ..data.store import open_store
+
+        path = Path(self.data.get("store") or "")
+        if not self.data.get("store") or not path.is_dir():
+            return None
+        try:
+            store = open_store(path)
+        except Exception:  # noqa: BLE001 - moved, rebuilt or damaged: the geometry is then unknown
+            return None
+        if store.kind != self.data["kind"] or store.size != int(self.data["size"]):
+            return None  # another store has taken its place
+        return grid_header_from_store(store)
 
     def physical(self, x):
         """Network outputs in [-1, 1] to physical units (DN/s, G, I/<I>)."""
@@ -253,17 +281,31 @@ class Run:
         return found[-1] if found else None
 
     def checkpoint(self, which=None) -> Path:
-        """A checkpoint folder: the newest (None), a path, a folder name or a step number."""
+        """A checkpoint folder: the newest (None), a path, a folder name or a step number.
+
+        A step or name the run lacks, or a path that is not a checkpoint folder, is an error
+        that lists the run's checkpoints.
+        """
         if which is None:
             if self.latest is None:
                 raise HeliogenError(f"{self.path} has no complete checkpoint in {self.path / 'checkpoints'} yet")
             return self.latest
         if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
             which = f"step-{int(which):07d}"
-        for candidate in (Path(which), self.path / "checkpoints" / str(which)):
-            if candidate.is_dir():
-                return candidate
-        raise HeliogenError(f"no checkpoint at {which}")
+        if isinstance(which, str) and STEP_DIR.match(which):
+            if (self.path / "checkpoints" / which).is_dir():
+                return self.path / "checkpoints" / which
+            raise HeliogenError(f"no checkpoint {which} in {self.path}; {self._checkpoint_names()}")
+        folder = Path(which)
+        if not folder.exists():
+            raise HeliogenError(f"no checkpoint at {folder}; {self._checkpoint_names()}")
+        if not (folder.is_dir() and STEP_DIR.match(folder.name)):
+            raise HeliogenError(f"{folder} is not a checkpoint folder ({self.path / 'checkpoints' / 'step-N'}); {self._checkpoint_names()}")
+        return folder
+
+    def _checkpoint_names(self) -> str:
+        names = [c.name for c in self.checkpoints()]
+        return f"it has {', '.join(names)}" if names else "it has no complete checkpoint yet"
 
     def load_module(self, name: str, ema: bool | None = None, checkpoint=None, device="cpu"):
         """Module ``name`` from a checkpoint (default the newest), in eval mode on ``device``.
@@ -288,8 +330,8 @@ class Run:
         # the folder's own config.json (save_pretrained's) where there is one, else run.json's
         config = cls.load_config(folder) if (folder / "config.json").is_file() else self.record["modules"][name]["config"]
         model = cls.from_config(config)
-        try:
-            model.load_state_dict(weights)
-        except RuntimeError as err:
-            raise HeliogenError(f"checkpoint {ckpt} does not fit the model ({str(err).splitlines()[0]})") from None
+        why = state_dict_mismatch(model, weights)
+        if why:
+            raise HeliogenError(f"{ckpt / saved} does not fit the {name} module ({self.modules[name]}): {why}")
+        model.load_state_dict(weights)
         return model.eval().to(device)
