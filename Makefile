@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # unpinned resolve would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench mutation clean
 
 venv: $(STAMP)
 
@@ -32,5 +32,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# Mutation testing of the numeric core (not part of make test): all groups, or GROUP=name.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,mutation]'
+	$(BIN)/python benchmarks/mutation.py $(GROUP)
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache .mutation
