@@ -130,6 +130,7 @@ def test_sample_diffusion_run_writes_fits_grid_and_stats(class_run, tmp_path):
     assert len(out["fits"]) == 6 and out["grid"].stat().st_size > 5000
     m = sunpy.map.Map(tmp_path / "s" / "M_000008.fits")
     assert m.meta["goescls"] == "M" and m.meta["seed"] == 8 and m.meta["sampler"] == "dpmpp" and m.meta["nsteps"] == 4
+    assert m.meta["runkind"] == "diffusion" and m.meta["weights"] == "ema"
     assert m.meta["guidance"] == 1.5 and m.meta["hgver"]
     assert str(m.instrument).startswith("AIA") and m.wavelength.value == 193 and m.unit.to_string() == "DN / s"
     assert m.data.shape == (16, 16) and np.isfinite(m.data).all() and m.data.min() >= 1.0  # exp of a log >= 0

@@ -98,7 +98,8 @@ def sample_diffusion_run(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=
         per_cond[label] = phys
         for k, sample_seed in enumerate(seeds):
             path = out / f"{label}_{sample_seed:06d}.fits"
-            write_map(grid_map(phys[k, 0], header, comment=None), path, model=run.path.name, ckpt=ckpt.name, weights=weights,
+            write_map(grid_map(phys[k, 0], header, comment=None), path, model=run.path.name, runkind=run.kind,
+                      ckpt=ckpt.name, weights=weights,
                       sampler=sampler, nsteps=steps, seed=sample_seed,
                       goescls=label if "class_index" in condition else None,
                       xrsflux=10 ** condition["log10_flux"] if "log10_flux" in condition else None,

@@ -99,21 +99,31 @@ class GreedyMatcher:
             return d
         return distance
 
-    def _best_both(self, left_tile, top_col, order, used, chunk: int = 256):
+    def _best_both(self, left_tile, top_col, used, chunk: int = 256):
         """argmin over candidates of max(d_left, d_top), exactly, without computing every d_left.
 
         Branch and bound: max(d_left, d_top) >= d_top, so walking the candidates in increasing
         d_top order, no candidate after the first with d_top >= the best max found so far can
-        win. Ties go to the lowest index, as in the exhaustive search.
+        win. Ties go to the lowest index, as in the exhaustive search, whatever the order of
+        equal d_top. The walk almost always ends inside the ``chunk`` smallest d_top, so those
+        come from a partial sort (topk); only a walk that gets past them sorts every candidate.
         """
         q = self.index._query_left(left_tile)
         qq = q.dot(q)
+        first = torch.topk(top_col, min(chunk, len(top_col)), largest=False, sorted=True).indices
+        best_k, best_d, done = self._bound_walk(q, qq, top_col, first, used, chunk)
+        if not done and len(first) < len(top_col):
+            best_k, best_d, _ = self._bound_walk(q, qq, top_col, torch.argsort(top_col, stable=True), used, chunk)
+        return best_k, best_d
+
+    def _bound_walk(self, q, qq, top_col, order, used, chunk):
+        """The branch-and-bound walk over ``order``; ``done`` says the bound was reached."""
         best_d, best_k = float("inf"), -1
         for i in range(0, len(order), chunk):
             cand = order[i:i + chunk]
             dt = top_col[cand]
             if float(dt[0]) > best_d:
-                break
+                return best_k, best_d, True
             dl = (self.index.left_norm[cand] - 2.0 * (self.index.left[cand] @ q) + qq).clamp_min_(0)
             d = torch.maximum(dl, dt)
             if not self.reuse:
@@ -123,7 +133,8 @@ class GreedyMatcher:
                 k = int(cand[d == m].min())
                 if m < best_d or k < best_k:
                     best_d, best_k = m, k
-        return best_k, best_d
+        # the last candidate examined bounds the rest only when it was the last of all
+        return best_k, best_d, len(order) == len(top_col) or float(top_col[order[-1]]) > best_d
 
     def __iter__(self):
         from tqdm.auto import tqdm
@@ -136,13 +147,12 @@ class GreedyMatcher:
         bar = tqdm(total=gy * gx, desc="match", unit="tile", disable=not self.progress)
         for r in range(gy):
             top_d = self.index.top_distances(prev) if r > 0 else None
-            top_order = torch.argsort(top_d, dim=0, stable=True) if r > 0 else None
             idx, imgs, zs, dists = [], [], [], []
             for c in range(gx):
                 if r == 0 and c == 0:
                     k, dist = int(rng.integers(n)), 0.0  # the thesis: "the first tile is chosen randomly"
                 elif r > 0 and c > 0:
-                    k, dist = self._best_both(imgs[-1], top_d[:, c], top_order[:, c], used)
+                    k, dist = self._best_both(imgs[-1], top_d[:, c].contiguous(), used)
                 else:
                     d = self.index.left_distances(imgs[-1]) if c > 0 else top_d[:, c]
                     if not self.reuse:
