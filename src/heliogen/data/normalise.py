@@ -54,9 +54,12 @@ class Normalisation:
             self.params["hi"] = max(float(finite.max()), self.params.get("hi", -np.inf))
 
     def _check(self):
-        if self.kind == "log_max" and not self.params.get("max", 0) > 0:
+        # written as ``not x > y`` so that a missing or NaN constant fails the check too
+        if self.kind == "log_max" and not self.params.get("max", np.nan) > 0:
             raise HeliogenError("the store's normalisation maximum is not set (is the store empty?)")
-        if self.kind == "minmax" and not self.params.get("hi", 0) > self.params.get("lo", 0):
+        if self.kind == "linear" and not self.params.get("scale", np.nan) > 0:
+            raise HeliogenError("the normalisation scale is not set or not positive")
+        if self.kind == "minmax" and not self.params.get("hi", np.nan) > self.params.get("lo", np.nan):
             raise HeliogenError("the store's normalisation range is empty (is the store empty?)")
 
     def forward(self, stored: np.ndarray) -> np.ndarray:
@@ -80,8 +83,8 @@ class Normalisation:
         return (model + 1.0) * (hi - lo) / 2.0 + lo
 
     def stored_from_physical(self, physical: np.ndarray) -> np.ndarray:
-        """Physical units to stored values, with the preprocessing's clips (EUV ``I >= 1``,
-        magnetograms ``|B| <= scale``); :meth:`physical` inverts it inside those clips."""
+        """Physical units to stored values in float64, with the preprocessing's clips (EUV
+        ``I >= 1``, magnetograms ``|B| <= scale``); :meth:`physical` inverts it inside those clips."""
         p = np.asarray(physical, dtype=np.float64)
         if self.kind == "log_max":
             return np.log(np.clip(p, 1.0, None))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import HeliogenError
+
 __all__ = ["overlap_matrix", "area_resample", "block_mean"]
 
 
@@ -21,12 +23,23 @@ def overlap_matrix(n_in: int, n_out: int, start: float, step: float) -> sp.csr_m
     covers ``[start + j * step, start + (j + 1) * step]`` in the same input-pixel units.
     Each weight is the overlap length divided by ``step``, so parts of an output pixel that
     fall outside the input contribute zero (the missing area counts as zero flux).
+    An empty grid (``n_out == 0``) gives the empty ``0 x n_in`` operator and an empty input
+    (``n_in == 0``) the all-zero ``n_out x 0`` one; a negative count, or a step that is not a
+    finite positive number, is a :class:`~heliogen.errors.HeliogenError`.
     """
+    if n_in < 0 or n_out < 0:
+        raise HeliogenError(f"pixel counts must be >= 0, not n_in={n_in}, n_out={n_out}")
+    if not (np.isfinite(start) and np.isfinite(step) and step > 0):
+        raise HeliogenError(f"the output grid needs a finite start and step > 0, not start={start}, step={step}")
+    if n_in == 0 or n_out == 0:
+        return sp.csr_matrix((n_out, n_in))  # no pixel pairs overlap: every weight is zero
     lo = start + np.arange(n_out) * step
     hi = lo + step
+    # candidate input pixels of each output pixel, clipped to the input so the loop below
+    # runs at least once; pixels that do not overlap are dropped by ``overlap > 0``
     first = np.clip(np.floor(lo + 0.5).astype(np.int64), 0, n_in - 1)
     last = np.clip(np.ceil(hi + 0.5).astype(np.int64) - 1, 0, n_in - 1)
-    span = int(np.max(last - first)) + 1 if n_out else 0
+    span = int(np.max(last - first)) + 1
     rows, cols, vals = [], [], []
     for k in range(span):
         i = first + k
@@ -77,21 +90,24 @@ def area_resample(image: np.ndarray, size: int, centre: tuple[float, float] | No
     ndarray (size, size), float64
     """
     ny, nx = image.shape
+    if size < 1:
+        raise HeliogenError(f"the output size must be at least 1 pixel, not {size}")
     if step is None:
         step = nx / size
     if centre is None:
         centre = ((nx - 1) / 2, (ny - 1) / 2)
+    if not (np.isfinite(step) and step > 0 and np.all(np.isfinite(centre))):
+        raise HeliogenError(f"the output grid needs a finite centre and step > 0, not centre={centre}, step={step}")
     cx, cy = centre
-    aligned = (
-        float(step).is_integer()
-        and np.isclose(cx - (size / 2) * step + 0.5, round(cx - (size / 2) * step + 0.5))
-        and np.isclose(cy - (size / 2) * step + 0.5, round(cy - (size / 2) * step + 0.5))
-    )
-    x0 = int(round(cx - (size / 2) * step + 0.5)) if aligned else 0
-    y0 = int(round(cy - (size / 2) * step + 0.5)) if aligned else 0
-    if aligned and x0 >= 0 and y0 >= 0 and x0 + size * step <= nx and y0 + size * step <= ny:
-        f = int(step)  # fast path: an aligned integer factor is a plain block mean
-        return block_mean(image[y0 : y0 + size * f, x0 : x0 + size * f], f)
+    # index of the input pixel whose lower edge is the grid's lower edge (whole when aligned;
+    # pixel i covers [i - 0.5, i + 0.5])
+    x0 = cx - (size / 2) * step + 0.5
+    y0 = cy - (size / 2) * step + 0.5
+    if float(step).is_integer() and np.isclose(x0, round(x0)) and np.isclose(y0, round(y0)):
+        f, x0, y0 = int(step), int(round(x0)), int(round(y0))
+        if x0 >= 0 and y0 >= 0 and x0 + size * f <= nx and y0 + size * f <= ny:
+            # fast path: an aligned integer factor is a plain block mean
+            return block_mean(image[y0 : y0 + size * f, x0 : x0 + size * f], f)
     wy = overlap_matrix(ny, size, cy - (size / 2) * step, step)
     wx = overlap_matrix(nx, size, cx - (size / 2) * step, step)
     return np.asarray(wy @ (wx @ np.asarray(image, dtype=np.float64).T).T)
