@@ -1,4 +1,4 @@
-"""``heliogen data``: synthetic Sun, fetching, building stores, labels and quicklooks."""
+"""``heliogen data``: synthetic Sun, fetching, building stores, labels, quicklooks and exports."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SYNTH_KINDS = (*BUILD_KINDS, "goes")
 
 @click.group()
 def data():
-    """Solar data: synthesise, fetch, build stores, attach flare labels, look."""
+    """Solar data: synthesise, fetch, build stores, attach flare labels, look, export."""
 
 
 @data.command("synth")
@@ -180,3 +180,24 @@ def info(store):
         click.echo(f"labels: {a['labels']['counts']}")
     for src, reason in a.get("skipped", {}).items():
         click.echo(f"skipped {Path(src).name}: {reason}")
+
+
+@data.command("export")
+@click.argument("store", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["stylegan-zip"]), default="stylegan-zip", show_default=True,
+              help="stylegan-zip: the dataset zip of NVlabs' StyleGAN2-ADA/StyleGAN3 (uint8 PNGs, dataset.json).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The .zip to write.")
+@click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
+              help="All images, or one default time-block split (as heliogen evaluate classify cuts it).")
+@click.option("--no-labels", is_flag=True, help="Leave GOES classes out (dataset.json labels null).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def export(store, fmt, out, split, no_labels, overwrite, no_progress):
+    """Write a store for other codes: 8-bit PNGs in the store's model range, labels, and the
+    constants that map them back (heliogen.json)."""
+    from ..data.stylegan_zip import export_stylegan_zip
+
+    r = export_stylegan_zip(store, out, split=split, labels=not no_labels, overwrite=overwrite, progress=not no_progress)
+    labels = "GOES classes A=0 B=1 C=2 M=3 X=4" if r["labelled"] else "no labels"
+    click.echo(f"wrote {r['n']} {r['kind']} image{'s' if r['n'] != 1 else ''} ({r['channels']}x{r['size']}x{r['size']}, "
+               f"split {r['split']}, {labels}) to {r['out']}; one uint8 step = {r['step_stored']:.4g} in stored units")
