@@ -157,31 +157,34 @@ class AdaptiveAugment(nn.Module):
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Transform images ``x`` (N, C, H, W) with drawn ``params``; identity entries leave samples exactly as they are."""
+        # which steps are needed is decided on the drawn (CPU) values: no device syncs
+        todo = {"xflip": bool(params["xflip"].any()), "rot90": bool((params["rot90"] > 0).any()),
+                "translate": bool((params["translate"] != 0).any()), "scale": bool((params["scale"] != 1).any()),
+                "brightness": bool((params["brightness"] != 0).any()), "contrast": bool((params["contrast"] != 1).any())}
         p = {k: v.to(x.device) for k, v in params.items()}
         out = x
-        flip = p["xflip"]
-        if flip.any():
-            out = torch.where(flip[:, None, None, None], out.flip(3), out)
-        if (p["rot90"] > 0).any():
+        if todo["xflip"]:
+            out = torch.where(p["xflip"][:, None, None, None], out.flip(3), out)
+        if todo["rot90"]:
             if x.shape[2] != x.shape[3]:
                 raise HeliogenError(f"rot90 augmentation needs square images, got {x.shape[2]} x {x.shape[3]}")
             rotated = out.clone()
             for k in (1, 2, 3):
-                sel = p["rot90"] == k
-                if sel.any():
+                if bool((params["rot90"] == k).any()):
+                    sel = p["rot90"] == k
                     rotated[sel] = torch.rot90(out[sel], k, dims=(2, 3))
             out = rotated
-        if (p["translate"] != 0).any():
+        if todo["translate"]:
             out = _translate(out, p["translate"])
-        sel = p["scale"] != 1
-        if sel.any():
+        if todo["scale"]:
+            sel = p["scale"] != 1
             zoomed = out.clone()
             zoomed[sel] = _zoom(out[sel], p["scale"][sel])
             out = zoomed
-        if (p["brightness"] != 0).any():
+        if todo["brightness"]:
             out = out + p["brightness"].to(out.dtype)[:, None, None, None]
-        sel = p["contrast"] != 1
-        if sel.any():
+        if todo["contrast"]:
+            sel = p["contrast"] != 1
             mean = out.mean(dim=(1, 2, 3), keepdim=True)
             stretched = (out - mean) * p["contrast"].to(out.dtype)[:, None, None, None] + mean
             out = torch.where(sel[:, None, None, None], stretched, out)
