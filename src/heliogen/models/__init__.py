@@ -22,6 +22,7 @@ MODEL_CLASSES = {
     "TileVAE": "heliogen.models.tilevae:TileVAE",
     "TileVAEDecoder": "heliogen.models.tilevae:TileVAEDecoder",
     "StyleGAN2Generator": "heliogen.models.stylegan2.generator:StyleGAN2Generator",
+    "StyleGAN2Discriminator": "heliogen.models.stylegan2.discriminator:StyleGAN2Discriminator",
 }
 
 

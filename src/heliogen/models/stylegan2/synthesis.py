@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import HeliogenError
+from .layout import RESOLUTIONS, block_channels, check_resolution
 from .mapping import LRELU_GAIN
 from .modulated_conv import ModulatedConv2d
 from .noise import GeneratorArg, check_noise_mode, draw_noise
@@ -29,19 +30,6 @@ from .resample import upsample2d
 __all__ = ["SynthesisNetwork", "SynthesisBlock", "SynthesisLayer", "ToRGB", "check_resolution", "block_channels",
            "RESOLUTIONS"]
 
-RESOLUTIONS = tuple(2**k for k in range(5, 11))  # 32 ... 1024
-
-
-def check_resolution(resolution) -> int:
-    """The output resolution must be a power of two from 32 to 1024."""
-    if isinstance(resolution, bool) or int(resolution) != resolution or int(resolution) not in RESOLUTIONS:
-        raise HeliogenError(f"StyleGAN2 resolution {resolution} is not supported; it must be a power of two from 32 to 1024")
-    return int(resolution)
-
-
-def block_channels(resolution: int, channel_base: int, channel_max: int) -> int:
-    """Feature channels at ``resolution`` px: ``min(channel_base // resolution, channel_max)`` (StyleGAN2's rule)."""
-    return min(int(channel_base) // int(resolution), int(channel_max))
 
 
 class SynthesisLayer(nn.Module):

@@ -1,0 +1,1 @@
+"""Augmentations applied to the discriminator's inputs (real and generated images alike)."""
