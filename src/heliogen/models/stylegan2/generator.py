@@ -13,7 +13,7 @@ Weight averaging for sampling uses :mod:`heliogen.training.ema` (the images-seen
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -139,13 +139,16 @@ class StyleGAN2Generator(ModelMixin, ConfigMixin):
         return self.synthesis(ws, noise_mode, generator)
 
     @torch.no_grad()
-    def generate(self, seeds: Sequence[int], psi: float = 1.0, noise_mode: str = "random", eval_batch: int = 8) -> torch.Tensor:
+    def generate(self, seeds: Sequence[int], psi: float = 1.0, noise_mode: str = "random", eval_batch: int = 8,
+                 ws_edit: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """Images of ``seeds`` (len(seeds), channels, R, R), each a function of its own seed only.
 
         Sample k draws z, then its noise, from a CPU generator seeded with ``seeds[k]``. The
         network always sees micro-batches of ``eval_batch`` rows (the last padded with
         throwaway streams): a result can depend on the batch shape, never on the other rows,
         so image k is the same to the bit however the caller groups the seeds.
+        ``ws_edit`` maps the (truncated) ws before synthesis, row by row (latent edits such as
+        GANSpace directions), so an edited image keeps its seed's z and noise.
         """
         seeds, eval_batch = [int(s) for s in seeds], _positive("eval_batch", eval_batch)
         out = []
@@ -153,5 +156,9 @@ class StyleGAN2Generator(ModelMixin, ConfigMixin):
             chunk = seeds[start:start + eval_batch]
             gens = image_generators(chunk + [0] * (eval_batch - len(chunk)))
             z = initial_noise(gens, (self.z_dim,), device=self.device)
-            out.append(self(z, psi=psi, noise_mode=noise_mode, generator=gens)[:len(chunk)])
+            if ws_edit is None:
+                out.append(self(z, psi=psi, noise_mode=noise_mode, generator=gens)[:len(chunk)])
+            else:
+                ws = ws_edit(self.mapping(z, psi))
+                out.append(self.synthesis(ws, noise_mode, gens)[:len(chunk)])
         return torch.cat(out) if out else torch.empty(0, self.image_channels, self.image_resolution, self.image_resolution)
