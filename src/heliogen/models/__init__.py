@@ -21,6 +21,7 @@ MODEL_CLASSES = {
     "TileDiscriminator": "heliogen.models.tilegan:TileDiscriminator",
     "TileVAE": "heliogen.models.tilevae:TileVAE",
     "TileVAEDecoder": "heliogen.models.tilevae:TileVAEDecoder",
+    "ProjectedDiscriminator": "heliogen.models.projected.discriminator:ProjectedDiscriminator",
 }
 
 
