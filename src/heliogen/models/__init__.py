@@ -23,6 +23,7 @@ MODEL_CLASSES = {
     "TileVAEDecoder": "heliogen.models.tilevae:TileVAEDecoder",
     "StyleGAN2Generator": "heliogen.models.stylegan2.generator:StyleGAN2Generator",
     "StyleGAN2Discriminator": "heliogen.models.stylegan2.discriminator:StyleGAN2Discriminator",
+    "ProjectedDiscriminator": "heliogen.models.projected.discriminator:ProjectedDiscriminator",
 }
 
 

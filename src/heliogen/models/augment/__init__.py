@@ -1,1 +1,6 @@
-"""Augmentations applied to the discriminator's inputs (real and generated images alike)."""
+"""Differentiable augmentations applied to real and generated images alike before a discriminator:
+DiffAugment (ProjectedGAN) and ADA's adaptive pipeline (StyleGAN2-ADA, ``augment.ada``)."""
+
+from .diffaugment import DiffAugment, DiffAugmentDraw, apply_diffaugment, draw_diffaugment
+
+__all__ = ["DiffAugment", "DiffAugmentDraw", "apply_diffaugment", "draw_diffaugment"]
