@@ -142,6 +142,15 @@ def test_strip_distance_by_hand_both_axes():
         assert strip_distance(first, second, ov, k, axis="y") == pytest.approx(seam_cost_by_hand(first.T, second.T, ov, k), rel=1e-12)
 
 
+@pytest.mark.parametrize("axis", ["z", "X", None, 0])
+def test_strip_distance_rejects_an_unknown_axis(axis):
+    # any axis but 'x' or 'y' used to be taken silently as 'x'
+    tile = np.zeros((8, 8))
+    with pytest.raises(ValueError) as e:
+        strip_distance(tile, tile, 2, gaussian_kernel(2), axis=axis)
+    assert str(e.value) == f"axis must be 'x' or 'y', not {axis!r}"
+
+
 def test_strip_distance_of_a_continued_field_is_zero():
     # two tiles cut from one image with a 3-column overlap match exactly there
     img = np.arange(8 * 13, dtype=np.float64).reshape(8, 13) ** 1.5
@@ -169,6 +178,16 @@ def test_strip_index_distances_equal_eq5_by_hand(dtype, torch_dtype):
     assert top.shape == (5, 2)
     want = [[seam_cost_by_hand(p.T, t.T, ov, k) for p in row] for t in tiles]
     np.testing.assert_allclose(top.numpy(), want, rtol=tol)
+
+
+def test_strip_index_depends_only_on_the_tiles_at_its_precision():
+    # a float32 index of a float64 bank is the index of the bank rounded to float32: the matching
+    # does not depend on the precision the bank was stored in
+    tiles = np.random.default_rng(13).standard_normal((4, 8, 8))
+    k = gaussian_kernel(3)
+    a = StripIndex(tiles, 3, k, dtype=np.float32)
+    b = StripIndex(tiles.astype(np.float32), 3, k, dtype=np.float32)
+    assert torch.equal(a.left, b.left) and torch.equal(a.top, b.top)
 
 
 def test_strip_index_default_is_float32_in_one_chunk():
@@ -295,9 +314,21 @@ def test_blend_row_two_constants_ramp_linearly():
     np.testing.assert_array_equal(out[:, 12:], -2.0)
 
 
-def test_blend_row_of_one_tile_is_the_tile():
-    t = np.random.default_rng(9).standard_normal((8, 8)).astype(np.float32)
-    np.testing.assert_array_equal(blend_row([t], 2), t)
+def test_blend_row_keeps_unshared_pixels_bit_for_bit():
+    # pixels outside any overlap are the tile's own values; with alpha in thirds (ov = 4) any
+    # blending of a pixel with itself would round some of them
+    rng = np.random.default_rng(9)
+    t, u = rng.standard_normal((2, 10, 10)).astype(np.float32)
+    np.testing.assert_array_equal(blend_row([t], 4), t)
+    out = blend_row([t, u], 4)
+    np.testing.assert_array_equal(out[:, :6], t[:, :6])
+    np.testing.assert_array_equal(out[:, 10:], u[:, 4:])
+
+
+def test_blend_row_depends_only_on_the_tiles_at_float32():
+    # the output is float32; float64 tiles give the same mosaic as the tiles rounded to float32
+    tiles = np.random.default_rng(14).standard_normal((3, 10, 10))
+    np.testing.assert_array_equal(blend_row(tiles, 4), blend_row(tiles.astype(np.float32), 4))
 
 
 def test_blend_rows_works_in_place_by_hand():
@@ -452,6 +483,46 @@ def test_refine_best_distance_never_gets_worse_and_is_returned():
         assert hist[-1] < hist[0]
 
 
+def test_refine_returns_the_best_of_the_last_generation():
+    # with one generation the best may come from the new members; it is returned with its distance
+    target = np.array([0.3, -0.2, 0.5], dtype=np.float32)
+    improved = 0
+    for seed in range(10):
+        z, d, hist = refine_z(np.zeros(3), sq_to(target), GASettings(population=12, generations=1), np.random.default_rng(seed))
+        assert d == hist[1] == pytest.approx(float(sq_to(target)(z[None])[0]), rel=1e-12)
+        improved += hist[1] < hist[0]
+    assert improved >= 3  # the case above did arise
+
+
+def test_refine_keeps_z0_unless_something_is_strictly_better():
+    # half the candidates tie with z0 and none beats it: the tile keeps its own z
+    z0 = np.full(6, -1.0, dtype=np.float32)
+    dist = lambda z: np.where(np.asarray(z)[:, 0] < 0, 1.0, 2.0)  # noqa: E731
+    for seed in range(5):
+        z, d, hist = refine_z(z0, dist, GASettings(population=50, generations=4), np.random.default_rng(seed))
+        assert d == 1.0 and hist == [1.0] * 5
+        np.testing.assert_array_equal(z, z0)
+
+
+def test_refine_accepts_half_precision_distances_with_a_perfect_zero():
+    # a decoder may return float16 distances; an exact 0 must not turn the roulette into inf / nan
+    target = np.array([0.5, -0.5], dtype=np.float32)
+    dist = lambda z: np.where(np.all(np.asarray(z) == 0, axis=1), 0.0, sq_to(target)(z)).astype(np.float16)  # noqa: E731
+    z, d, hist = refine_z(np.zeros(2), dist, GASettings(population=10, generations=3), np.random.default_rng(0))
+    assert d == 0.0 and hist == [0.0] * 4
+    np.testing.assert_array_equal(z, 0)
+
+
+def test_refine_depends_only_on_z0_at_float32():
+    # the GA works in float32: a float64 z0 gives the same search as z0 rounded to float32
+    z0 = np.random.default_rng(15).standard_normal(5) / 3
+    s = GASettings(population=12, generations=3)
+    a = refine_z(z0, sq_to(0.1), s, np.random.default_rng(1))
+    b = refine_z(z0.astype(np.float32), sq_to(0.1), s, np.random.default_rng(1))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:] == b[1:]
+
+
 def test_refine_finds_a_planted_optimum():
     # a bowl with its bottom at a planted z; the GA starts from 0 and must get close
     target = np.array([0.6, -0.4, 0.2], dtype=np.float32)
@@ -530,6 +601,10 @@ def test_refine_children_are_single_point_crossovers():
             assert len(fits) == 1
             cuts_seen.add(fits[0])
     assert cuts_seen == set(range(1, L))
+    # each child draws its own two parents: heads and tails come from many different members
+    heads = {int(np.flatnonzero(np.all(parents[:, :1] == ch[:1], axis=1))[0]) for ch in children}
+    tails = {int(np.flatnonzero(np.all(parents[:, -1:] == ch[-1:], axis=1))[0]) for ch in children}
+    assert len(heads) > 5 and len(tails) > 5
 
 
 def test_refine_crossover_of_one_gene_vectors():
