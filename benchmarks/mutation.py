@@ -61,7 +61,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "mosaic": (
         ["src/heliogen/mosaic/matching.py", "src/heliogen/mosaic/blending.py",
          "src/heliogen/mosaic/refine.py"],
-        ["tests/test_mosaic_numerics.py"],
+        ["tests/test_mosaic_numerics.py", "tests/test_mosaic_ga.py"],
     ),
     "normalise-resample": (
         ["src/heliogen/data/normalise.py", "src/heliogen/data/resample.py"],

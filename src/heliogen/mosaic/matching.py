@@ -63,6 +63,8 @@ def alpha_weights(overlap: int) -> np.ndarray:
 
 def strip_distance(first: np.ndarray, second: np.ndarray, overlap: int, kernel: np.ndarray, axis: str = "x") -> float:
     """Eq. 5 between two tiles: ``first`` to the left of (axis 'x') or above (axis 'y') ``second``."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', not {axis!r}")
     if axis == "y":
         first, second = first.T, second.T
     a = np.asarray(first, dtype=np.float64)[:, -overlap:]
