@@ -51,8 +51,8 @@ def train_diffusion(data, out, settings: TrainSettings, diffusion_settings: Diff
         raise HeliogenError(f"unknown condition {cond_kind!r}; choose from {', '.join(COND_KINDS)}")
     if not 0.0 <= diffusion_settings.p_uncond < 1.0:
         raise HeliogenError("--p-uncond must be in [0, 1)")
-    check_eval_settings(settings)  # before the run folder is written
     store = open_store(data)
+    check_eval_settings(settings, store)  # before the run folder is written
     conditioned = cond_kind != "none"
     dataset = StoreDataset(store, labels=conditioned)  # fails at once on a store without labels
     out = Path(out)

@@ -30,8 +30,9 @@ __all__ = ["FDEvaluator", "check_eval_settings", "reference_path"]
 log = logging.getLogger("heliogen")
 
 
-def check_eval_settings(settings) -> None:
-    """One-line errors for eval options that do not go together."""
+def check_eval_settings(settings, train_store=None) -> None:
+    """One-line errors for eval options that do not go together, or a held-out store that is
+    too small or unlike ``train_store`` (kind, size, channels)."""
     if settings.eval_every < 0:
         raise HeliogenError(f"--eval-every must be 0 (off) or a positive step count, not {settings.eval_every}")
     if settings.eval_every == 0:
@@ -45,6 +46,17 @@ def check_eval_settings(settings) -> None:
     name = settings.eval_features
     if not (name.startswith("domain:") or name in available_extractors()):
         raise HeliogenError(f"unknown --eval-features {name!r}; choose from {', '.join(available_extractors())}")
+    from ..data.store import open_store
+
+    held = open_store(settings.eval_data)
+    if held.n < settings.eval_n:
+        raise HeliogenError(f"--eval-n {settings.eval_n} exceeds the {held.n} images of {settings.eval_data}")
+    if train_store is not None:
+        ours = (train_store.kind, train_store.size, int(train_store.attrs["channels"]))
+        theirs = (held.kind, held.size, int(held.attrs["channels"]))
+        if ours != theirs:
+            raise HeliogenError(f"--eval-data {settings.eval_data} holds {theirs[0]} images of {theirs[1]} px and {theirs[2]} "
+                                f"channel(s); training is on {ours[0]} images of {ours[1]} px and {ours[2]} channel(s)")
 
 
 def reference_path(run_dir, features: str, n: int) -> Path:
@@ -68,23 +80,22 @@ class FDEvaluator:
         ``eval_every``, ``eval_data``, ``eval_n``, ``eval_features``, ``seed``.
     generate_fn : callable(ema_modules, n, seed) -> array (n, C, S, S)
         Images in the training store's model range.
-    normalisation : Normalisation
-        The training store's (its model range); the held-out images are expressed in it.
+    train_store : Store, optional
+        The training store: the held-out images are expressed in its normalisation (the model
+        range of ``generate_fn``'s images) and must match its kind, size and channels.
     device : str
         Where the feature extractor runs.
     """
 
-    def __init__(self, run_dir, settings, generate_fn, normalisation, device: str = "cpu"):
+    def __init__(self, run_dir, settings, generate_fn, train_store=None, device: str = "cpu"):
         from ..data.store import open_store
 
-        check_eval_settings(settings)
+        check_eval_settings(settings, train_store)
         if generate_fn is None:
             raise HeliogenError("this trainer cannot generate images for --eval-every (it supplies no generate_fn)")
         self.run_dir, self.settings, self.generate_fn = Path(run_dir), settings, generate_fn
         self.store = open_store(settings.eval_data)
-        if self.store.n < settings.eval_n:
-            raise HeliogenError(f"--eval-n {settings.eval_n} exceeds the {self.store.n} images of {settings.eval_data}")
-        self.normalisation = normalisation if normalisation is not None else self.store.normalisation
+        self.normalisation = train_store.normalisation if train_store is not None else self.store.normalisation
         self.device = device
         self.best: dict | None = None
 

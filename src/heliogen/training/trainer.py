@@ -160,9 +160,7 @@ class Trainer:
                     for name in ema_modules}
         self.evaluator = None
         if settings.eval_every > 0:
-            store = getattr(dataset, "store", None)
-            self.evaluator = FDEvaluator(run_dir, settings, generate_fn, store.normalisation if store is not None else None,
-                                         str(self.accelerator.device))
+            self.evaluator = FDEvaluator(run_dir, settings, generate_fn, getattr(dataset, "store", None), str(self.accelerator.device))
         self.step = 0
         self._resumed_from: Path | None = None  # the checkpoint training continues from, if any
         self._stop = threading.Event()
