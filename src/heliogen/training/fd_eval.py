@@ -98,6 +98,7 @@ class FDEvaluator:
         self.normalisation = train_store.normalisation if train_store is not None else self.store.normalisation
         self.device = device
         self.best: dict | None = None
+        self._reference = None
 
     def describe(self) -> dict:
         """What the reference features depend on (checked against the cache)."""
@@ -150,11 +151,13 @@ class FDEvaluator:
 
     def evaluate(self, ema_modules) -> float:
         """FD between ``generate_fn``'s images and the held-out store."""
-        from ..evaluate.metrics.fd import fd_from_features
+        from ..evaluate.metrics.fd import frechet_distance, gaussian_stats
 
-        real = self.reference_features()
-        fake = self.features(_unit(self.generate(ema_modules), self.normalisation.data_range))
-        return fd_from_features(real, fake)
+        if self._reference is None:  # the held-out statistics are fixed for the whole run
+            self._reference = gaussian_stats(self.reference_features())
+        real = self._reference
+        fake = gaussian_stats(self.features(_unit(self.generate(ema_modules), self.normalisation.data_range)))
+        return frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma)
 
     def record(self, step: int, fd: float) -> dict:
         s = self.settings
