@@ -231,3 +231,43 @@ def test_eval_options_from_a_config_file_with_inception(stores, tmp_path, capsys
     (row,) = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines() if "fd" in line]
     assert row["step"] == 1 and row["fd_features"] == "inception" and row["fd_n"] == 4 and row["fd"] > 0
     assert read_best(out)["checkpoint"] == "step-0000001" and (out / "eval" / "reference_inception_4.npz").is_file()
+
+
+def test_any_trainer_plugs_in_a_generate_fn_and_best_follows_known_fds(stores, tmp_path):
+    """A non-diffusion trainer on the shared Trainer: its generate_fn returns the held-out images
+    shrunk towards grey, u' = a u + (1 - a) / 2, whose FD against them is known in closed form:
+    (1 - a)^2 (|mu - 1/2|^2 + Tr S) for block-mean features of mean mu and covariance S."""
+    from heliogen.data.dataset import StoreDataset
+    from heliogen.data.store import open_store
+    from heliogen.training.trainer import Trainer
+
+    store = open_store(stores / "train.zarr")
+    unit = reference_unit_images(stores / "train.zarr")
+    lo, hi = store.normalisation.data_range
+    shrink = [0.5, 1.0, 0.8, 0.9]
+    calls = []
+
+    def generate_fn(ema, n, seed):
+        a = shrink[len(calls)]
+        calls.append((sorted(ema), n, seed))
+        return lo + (hi - lo) * (a * unit[:n] + (1 - a) / 2)
+
+    def step_fn(batch, ctx):
+        loss = ctx.module("G")(batch["image"].mean(dim=(1, 2, 3))[:, None]).pow(2).mean()
+        ctx.optimize(loss, "G")
+        return {"loss": float(loss.detach())}
+
+    run = tmp_path / "g"
+    s = settings(stores, steps=4, eval_every=1, seed=7, keep_checkpoints=1)
+    with Trainer(run, s, {"G": torch.nn.Linear(1, 1)}, {"G": lambda m: torch.optim.SGD(m["G"].parameters(), lr=0.1)}, ["G"],
+                 StoreDataset(store), step_fn, generate_fn=generate_fn) as trainer:
+        trainer.run()
+    assert calls == [(["G"], 8, 7)] * 4  # the EMA modules, N images and the same seed every time
+    f = block_features(unit)
+    scale = ((f.mean(0) - 0.5) ** 2).sum() + np.trace(np.cov(f, rowvar=False))
+    fds = fd_rows(run)
+    for step, a in enumerate(shrink, start=1):
+        assert fds[step] == pytest.approx((1 - a) ** 2 * scale, rel=1e-4, abs=1e-9)
+    assert read_best(run)["checkpoint"] == "step-0000002"  # a = 1: FD 0, not beaten later
+    # --keep-checkpoints 1 pruned every other checkpoint but the best and the newest
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "step-0000002", "step-0000004"]
