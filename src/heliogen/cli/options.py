@@ -68,6 +68,12 @@ def common_training_options(f):
         click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loading processes."),
         click.option("--resume", default="auto", show_default=True, help="auto (newest complete checkpoint), never, or a checkpoint directory. Checkpoints past the step training continues from are moved to checkpoints/abandoned/."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="FD against --eval-data every K steps, keeping checkpoints/best (0: off)."),
+        click.option("--eval-data", type=click.Path(exists=True, file_okay=False), default=None, help="Held-out store for the FD."),
+        click.option("--eval-n", type=click.IntRange(min=2), default=1000, show_default=True, help="Images generated (and held out) per FD."),
+        click.option("--eval-features", default="inception", show_default=True,
+                     help="Feature extractor of the FD (inception, inception-random, effnet-lite0, ..., domain:PATH)."),
         config_option,
     ]
     for option in reversed(options):
@@ -83,6 +89,7 @@ def settings_from(kwargs: dict, defaults: dict | None = None):
     """
     from click.core import ParameterSource
 
+    from ..training.fd_eval import check_eval_settings
     from ..training.trainer import TrainSettings
 
     names = set(TrainSettings.__dataclass_fields__)
@@ -92,6 +99,7 @@ def settings_from(kwargs: dict, defaults: dict | None = None):
     for name, value in (defaults or {}).items():
         if ctx is None or ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
             setattr(s, name, value)
+    check_eval_settings(s)  # before any run folder is written
     return s
 
 

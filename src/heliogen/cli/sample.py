@@ -21,7 +21,7 @@ DIFFUSION_ONLY = "(diffusion runs)"
 @click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Images in flight.")
 @click.option("--eval-batch", type=click.IntRange(min=1), default=8, show_default=True, help=f"Network micro-batch (fixes the numerics) {DIFFUSION_ONLY}.")
 @click.option("--stats", is_flag=True, help=f"Also write per-condition mean and standard-deviation images {DIFFUSION_ONLY}.")
-@click.option("--checkpoint", default=None, help="A checkpoint: its folder, its name (step-0000100) or its step [default: newest].")
+@click.option("--checkpoint", default=None, help="A checkpoint: its folder, its name (step-0000100), its step, or best (lowest FD during training) [default: newest].")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="The EMA-averaged or the raw weights.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

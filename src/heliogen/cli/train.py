@@ -22,12 +22,15 @@ def train():
 @click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
 @click.option("--prediction", type=click.Choice(["epsilon", "v_prediction"]), default="epsilon", show_default=True)
 @click.option("--hflip", is_flag=True, help="Random horizontal flips (the EUV study's augmentation).")
-def diffusion(preset, cond, p_uncond, timesteps, schedule, prediction, hflip, **kwargs):
+@click.option("--eval-sampler", type=click.Choice(["ddpm", "ddim", "dpmpp"]), default="dpmpp", show_default=True, help="Sampler of the --eval-every images.")
+@click.option("--eval-steps", type=click.IntRange(min=1), default=20, show_default=True, help="Sampling steps of the --eval-every images.")
+def diffusion(preset, cond, p_uncond, timesteps, schedule, prediction, hflip, eval_sampler, eval_steps, **kwargs):
     """Train an ADM-style diffusion model (optionally flare-class conditional) with accelerate."""
     from ..diffusion.train import DiffusionSettings, train_diffusion
 
     settings = settings_from(kwargs)
-    model_settings = DiffusionSettings(preset=preset, cond=cond, p_uncond=p_uncond, timesteps=timesteps, schedule=schedule, prediction=prediction, hflip=hflip)
+    model_settings = DiffusionSettings(preset=preset, cond=cond, p_uncond=p_uncond, timesteps=timesteps, schedule=schedule, prediction=prediction, hflip=hflip,
+                                       eval_sampler=eval_sampler, eval_steps=eval_steps)
     report_result(train_diffusion(kwargs["data"], kwargs["out"], settings, model_settings))
 
 

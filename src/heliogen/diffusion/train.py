@@ -21,12 +21,13 @@ from ..errors import HeliogenError
 from ..models.unet_presets import unet_config
 from ..training.ranks import is_main_process
 from ..training.rundir import create_run, describe_store, from_model_space, to_model_space
+from ..training.fd_eval import check_eval_settings
 from ..training.trainer import Trainer, TrainSettings
 from .conditioning import COND_KINDS
 from .model import SolarDiffusionModel
 from .schedule import make_scheduler, scheduler_config
 
-__all__ = ["DiffusionSettings", "train_diffusion"]
+__all__ = ["DiffusionSettings", "train_diffusion", "make_generate_fn"]
 
 @dataclass
 class DiffusionSettings:
@@ -39,6 +40,8 @@ class DiffusionSettings:
     hflip: bool = False
     grid_sampler: str = "dpmpp"
     grid_steps: int = 20
+    eval_sampler: str = "dpmpp"  # the FD images of --eval-every: the sampler and steps `heliogen sample` defaults to
+    eval_steps: int = 20
 
 
 def train_diffusion(data, out, settings: TrainSettings, diffusion_settings: DiffusionSettings) -> dict:
@@ -49,6 +52,7 @@ def train_diffusion(data, out, settings: TrainSettings, diffusion_settings: Diff
     if not 0.0 <= diffusion_settings.p_uncond < 1.0:
         raise HeliogenError("--p-uncond must be in [0, 1)")
     store = open_store(data)
+    check_eval_settings(settings, store)  # before the run folder is written
     conditioned = cond_kind != "none"
     dataset = StoreDataset(store, labels=conditioned)  # fails at once on a store without labels
     out = Path(out)
@@ -109,6 +113,35 @@ def train_diffusion(data, out, settings: TrainSettings, diffusion_settings: Diff
         path.parent.mkdir(parents=True, exist_ok=True)
         plot_grid(phys[:, 0], store.kind, path, titles=titles, wavelength=data_info["header"].get("WAVELNTH"), suptitle=f"step {step} (EMA)")
 
+    generate_fn = make_generate_fn(sched_cfg, diffusion_settings, dataset, (channels, store.size, store.size), data_range)
     optimizers = {"model": lambda mods: torch.optim.AdamW(mods["model"].parameters(), lr=settings.lr, weight_decay=settings.weight_decay)}
-    with Trainer(out, settings, {"model": model}, optimizers, ["model"], dataset, step_fn, sample_fn) as trainer:
+    with Trainer(out, settings, {"model": model}, optimizers, ["model"], dataset, step_fn, sample_fn,
+                 generate_fn=generate_fn) as trainer:
         return trainer.run()
+
+
+def make_generate_fn(sched_cfg: dict, diffusion_settings: DiffusionSettings, dataset, shape, data_range):
+    """The trainer's ``generate_fn`` for FD evaluation: ``n`` images from the EMA model with the
+    eval sampler, image k from seed ``seed + k``, in the store's model range.
+
+    A conditional model is given the labels of ``n`` training images drawn with ``seed``
+    (the same every evaluation), so the generated set follows the training class mix.
+    """
+    from ..sample import sample_seeds
+    from .sampling import sample_images
+
+    def generate_fn(ema, n, seed):
+        model = ema["model"]
+        cond = None
+        if dataset.labels is not None:
+            rows = np.random.default_rng(seed).choice(len(dataset), n, replace=n > len(dataset))
+            cond = {}
+            if "class" in model.cond:
+                cond["class_index"] = torch.from_numpy(dataset.labels["class_index"][rows])
+            if "flux" in model.cond:
+                cond["log10_flux"] = torch.from_numpy(dataset.labels["log10_flux"][rows])
+        x = sample_images(model, sched_cfg, diffusion_settings.eval_sampler, diffusion_settings.eval_steps, sample_seeds(seed, n),
+                          shape, cond=cond, batch=16, device=next(model.parameters()).device, progress=False)
+        return from_model_space(x, data_range)
+
+    return generate_fn

@@ -34,6 +34,7 @@ import torch
 
 from ..atomic import default_dir_mode
 from ..errors import HeliogenError
+from .best import BEST_NAME, read_best
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "load_state", "load_weights", "set_aside_later_checkpoints", "save_module", "load_saved_module", "list_checkpoints",
            "load_module_weights", "module_weights_path", "state_dict_mismatch", "STEP_DIR", "ABANDONED", "WEIGHTS_NAME"]
@@ -89,8 +90,9 @@ def save_checkpoint(run_dir, step: int, write_modules, state: dict, keep: int = 
     folders (see :func:`save_module`), then ``state`` goes to ``state.pt``.
 
     Keeps the new checkpoint and the ``keep - 1`` newest before it, and deletes older ones
-    after the new one is in place (``keep <= 0`` keeps all). Checkpoints past ``step`` are not
-    this history's (the trainer sets them aside on resume); pruning never counts or deletes them.
+    after the new one is in place (``keep <= 0`` keeps all); the checkpoint that
+    ``checkpoints/best`` names (:mod:`heliogen.training.best`) is never deleted nor counted.
+    Checkpoints past ``step`` are not this history's (the trainer sets them aside on resume); pruning never counts or deletes them.
     """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,9 @@ def save_checkpoint(run_dir, step: int, write_modules, state: dict, keep: int = 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if keep > 0:
-        before = sorted((s, d) for s, d in _complete(root) if s < step)
+        best = read_best(run_dir)
+        protected = best["checkpoint"] if best else None
+        before = sorted((s, d) for s, d in _complete(root) if s < step and d.name != protected)
         for _, old in before[: max(0, len(before) - (keep - 1))]:
             shutil.rmtree(old, ignore_errors=True)
     return final
@@ -130,7 +134,8 @@ def set_aside_later_checkpoints(run_dir, step: int, foreign: bool = False) -> li
     the newest by resume ``auto`` and by sampling, and upset pruning. ``foreign``: training
     continues from a checkpoint outside this run's own list (another run, or one already set
     aside), so every checkpoint here belongs to another history and all are moved. They are
-    moved, not deleted, with a warning naming the folder. Returns their new paths.
+    moved, not deleted, with a warning naming the folder; a ``best`` pointer naming one of them
+    goes with them (it names a checkpoint of the abandoned history). Returns their new paths.
     """
     root = Path(run_dir) / "checkpoints"
     later = sorted((int(m.group(1)), d) for d in (root.iterdir() if root.is_dir() else [])
@@ -145,6 +150,9 @@ def set_aside_later_checkpoints(run_dir, step: int, foreign: bool = False) -> li
     for _, d in later:
         os.replace(d, dest / d.name)
         moved.append(dest / d.name)
+    best = read_best(run_dir)
+    if best is not None and (dest / best["checkpoint"]).is_dir():
+        os.replace(root / BEST_NAME, dest / BEST_NAME)
     _fsync_dir(root)
     log.warning("training continues from step %d%s: moved %d checkpoint(s) of another history (%s) to %s",
                 step, " of a checkpoint from elsewhere" if foreign else "", len(moved), ", ".join(p.name for p in moved), dest)

@@ -11,6 +11,8 @@ One layout for every kind of run (diffusion, tilegan, tilevae; later gan, superr
     RUN/checkpoints/step-NNNNNNN/<module>/      one save_pretrained folder per module
                                                 (model/, model_ema/, G/, G_ema/, D/ ...)
     RUN/checkpoints/step-NNNNNNN/state.pt       optimizer, EMA, RNG and scaler state
+    RUN/checkpoints/best                        JSON naming the lowest-FD checkpoint (--eval-every)
+    RUN/eval/reference_<features>_<n>.npz       the held-out store's cached features
 
 :func:`create_run` writes the description files atomically and refuses a folder that holds
 another run; :func:`open_run` reads any run, including those written before ``run.json``
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..atomic import write_text_atomic
 from ..errors import HeliogenError
+from .best import BEST_NAME, best_checkpoint
 from .checkpoint import STEP_DIR, list_checkpoints, load_module_weights, module_weights_path, state_dict_mismatch
 
 __all__ = ["RUN_FORMAT", "RUN_KINDS", "NETWORK_RANGE", "Run", "create_run", "open_run", "is_run", "describe_store",
@@ -281,15 +284,18 @@ class Run:
         return found[-1] if found else None
 
     def checkpoint(self, which=None) -> Path:
-        """A checkpoint folder: the newest (None), a path, a folder name or a step number.
+        """A checkpoint folder: the newest (None), ``"best"`` (the one ``checkpoints/best``
+        names, lowest FD during training), a path, a folder name or a step number.
 
-        A step or name the run lacks, or a path that is not a checkpoint folder, is an error
+        A run without a best pointer, a step or name the run lacks, or a path that is not a checkpoint folder, is an error
         that lists the run's checkpoints.
         """
         if which is None:
             if self.latest is None:
                 raise HeliogenError(f"{self.path} has no complete checkpoint in {self.path / 'checkpoints'} yet")
             return self.latest
+        if which == BEST_NAME:
+            return best_checkpoint(self.path)
         if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
             which = f"step-{int(which):07d}"
         if isinstance(which, str) and STEP_DIR.match(which):

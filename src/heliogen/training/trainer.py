@@ -4,8 +4,10 @@ One process or many (``accelerate launch``, ``torchrun``, SLURM): the loop is th
 It owns what all trainers share: devices and mixed precision, deterministic step-indexed
 batches, gradient clipping, EMA of weights, atomic checkpoints every K steps and exact
 resume, pre-emption (SIGTERM/SIGUSR1 checkpoint, then stop), ``stats.jsonl`` and TensorBoard
-logs, sample grids, and a tqdm bar on rank 0. A trainer supplies the modules, their
-optimizers and a ``step_fn`` that computes losses and calls :meth:`StepContext.optimize`::
+logs, sample grids, FD against a held-out store with a best-FD checkpoint pointer
+(``eval_every``; :mod:`heliogen.training.fd_eval`), and a tqdm bar on rank 0. A trainer
+supplies the modules, their optimizers and a ``step_fn`` that computes losses and calls
+:meth:`StepContext.optimize`; for FD evaluation it also supplies ``generate_fn``::
 
     with Trainer(run_dir, settings, modules, optimizers, ["model"], dataset, step_fn) as trainer:
         result = trainer.run()
@@ -32,6 +34,7 @@ from ..progress import bars_off
 from .batches import StepBatchSampler, step_seed
 from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint, save_module, set_aside_later_checkpoints
 from .ema import ema_weights, make_ema
+from .fd_eval import FDEvaluator, check_eval_settings
 from .rng import rng_state, set_rng_state
 from .signals import stop_on_signals
 
@@ -62,6 +65,10 @@ class TrainSettings:
     workers: int = 0
     resume: str = "auto"  # auto | never | PATH to a checkpoint directory
     progress: bool = True
+    eval_every: int = 0  # FD against eval_data every K steps (0: off); keeps checkpoints/best
+    eval_data: str | None = None  # the held-out store
+    eval_n: int = 1000  # images generated and held-out images compared
+    eval_features: str = "inception"  # a registered feature extractor
 
 
 class StepContext:
@@ -116,16 +123,21 @@ class Trainer:
         Writes a sample grid every ``settings.sample_every`` steps (rank 0).
     trainable_only : sequence of str
         Modules saved as their trainable parameters only (adapters on a frozen base).
+    generate_fn : callable(ema modules dict, n, seed) -> array (n, C, S, S), optional
+        ``n`` images in the training store's model range, image k from seed ``seed + k``; the
+        trainer calls it with the same seed at every evaluation (``settings.eval_every``), on
+        rank 0, and computes their FD against ``settings.eval_data``.
     """
 
     def __init__(self, run_dir, settings: TrainSettings, modules: dict, optimizers: dict, ema_modules, dataset,
-                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=()):
+                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=(), generate_fn: Callable | None = None):
         from accelerate import Accelerator
 
         self.run_dir = Path(run_dir)
         self.settings = settings
         if settings.steps < 1 or settings.batch < 1:
             raise HeliogenError("--steps and --batch must be at least 1")
+        check_eval_settings(settings)
         # accelerate places each process on its own GPU; the choice here is CUDA or the CPU
         cuda = resolve_device(settings.device).startswith("cuda")
         precision = settings.mixed_precision
@@ -146,6 +158,9 @@ class Trainer:
         self.optimizers = dict(zip(self.optimizers, prepared[k:]))
         self.ema = {name: make_ema(self.raw_modules[name].parameters(), settings.ema, settings.batch, settings.ema_kimg, settings.ema_rampup)
                     for name in ema_modules}
+        self.evaluator = None
+        if settings.eval_every > 0:
+            self.evaluator = FDEvaluator(run_dir, settings, generate_fn, getattr(dataset, "store", None), str(self.accelerator.device))
         self.step = 0
         self._resumed_from: Path | None = None  # the checkpoint training continues from, if any
         self._stop = threading.Event()
@@ -222,6 +237,8 @@ class Trainer:
             src = self._resumed_from
             foreign = src is not None and src.resolve().parent != (self.run_dir / "checkpoints").resolve()
             set_aside_later_checkpoints(self.run_dir, self.step, foreign=foreign)
+            if self.evaluator is not None:
+                self.evaluator.restore(self.step)  # the best so far is kept, not beaten by a worse FD
         acc.wait_for_everyone()
 
     def _loader(self):
@@ -276,8 +293,12 @@ class Trainer:
                     else:
                         logs.count(s.batch)
                     stop = self._should_stop()
-                    if self.step % s.checkpoint_every == 0 or self.step == s.steps or stop:
+                    evaluate = self.evaluator is not None and self.step % s.eval_every == 0
+                    # an evaluated step always has a checkpoint, for checkpoints/best to name
+                    if self.step % s.checkpoint_every == 0 or self.step == s.steps or stop or evaluate:
                         last_saved = self.save()
+                    if evaluate:
+                        self._evaluate(logs)
                     if self.sample_fn and s.sample_every and self.step % s.sample_every == 0 and acc.is_main_process:
                         self.sample_fn(self.ema_modules(), self.run_dir / "samples" / f"step-{self.step:07d}.png", self.step)
                     if stop:
@@ -285,6 +306,16 @@ class Trainer:
             finally:
                 bar.close()
         return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved, "modules": self.raw_modules}
+
+    def _evaluate(self, logs: "_Logs") -> None:
+        """FD at this step on rank 0 (logged as ``fd``); moves ``checkpoints/best`` if it is the lowest."""
+        acc = self.accelerator
+        if acc.is_main_process:
+            fd = self.evaluator.evaluate(self.ema_modules())
+            better = self.evaluator.consider(self.step, fd)
+            logs.write_row(self.step, {"fd": fd}, {"fd_features": self.settings.eval_features, "fd_n": self.settings.eval_n})
+            log.info("step %d: FD %.4g%s", self.step, fd, " (best so far)" if better else "")
+        acc.wait_for_everyone()
 
     def ema_modules(self) -> dict:
         """Copies of the EMA-averaged modules (the weights sampling uses), in eval mode."""
@@ -338,6 +369,15 @@ class _Logs:
         for k, v in metrics.items():
             self.writer.add_scalar(k, float(v), step)
         self.t0, self.seen = time.perf_counter(), 0
+
+    def write_row(self, step: int, scalars: dict, extra: dict) -> None:
+        """One row of ``scalars`` (also to TensorBoard) and ``extra`` values (stats.jsonl only)."""
+        row = {"step": step, **{k: float(v) for k, v in scalars.items()}, **extra, "time": time.time()}
+        self.stats.write(json.dumps(row) + "\n")
+        self.stats.flush()
+        for k, v in scalars.items():
+            self.writer.add_scalar(k, float(v), step)
+        self.t0, self.seen = time.perf_counter(), 0  # the evaluation's time is not training throughput
 
     def __exit__(self, *exc) -> None:
         if self.writer is not None:
