@@ -56,6 +56,17 @@ def test_amplitude_spectrum_of_a_tone_on_a_non_square_map():
     assert fourier.amplitude_spectrum(np.ones((2, 2)))[1, 1] == pytest.approx(4.0)   # smallest accepted map
 
 
+def test_spectra_of_single_precision_maps_are_computed_in_double_precision():
+    # A float32 map's values are exact in float64: its spectrum must match the float64 FFT of
+    # the same values to double-precision rounding, not float32's 1e-7.
+    rng = np.random.default_rng(5)
+    img32 = (1000.0 + rng.normal(size=(16, 16))).astype(np.float32)
+    exact = np.abs(np.fft.fftshift(np.fft.fft2(img32.astype(np.float64))))
+    np.testing.assert_allclose(fourier.amplitude_spectrum(img32), exact, rtol=1e-12, atol=1e-9)
+    _, p = fourier.radial_power_spectrum(img32, 1.0)
+    assert p[0] == pytest.approx(exact[8, 8] ** 2, rel=1e-13)
+
+
 def test_cutoff_radius_is_the_nyquist_of_scale_pixels():
     # N CDELT / (2 scale): 64 px of 0.5" -> 8 bins at 2", 4 bins at 4"; 48 px of 0.25" -> 3 bins.
     assert fourier.cutoff_radius_px(64, 0.5) == pytest.approx(8.0)
@@ -100,6 +111,16 @@ def test_radial_power_spectrum_of_a_tone_peaks_at_its_ring(n):
     expected[5] = 2 * (n * n / 2) ** 2 / counts[5]
     np.testing.assert_allclose(p, expected, atol=1e-6 * expected.max())
     assert f[np.argmax(p[1:]) + 1] == pytest.approx(5 / (n * 0.25))
+
+
+@pytest.mark.parametrize("n, height", [(16, 16.0**4), (15, 2 * (15.0**2 / 2) ** 2)])
+def test_radial_power_spectrum_keeps_the_outermost_ring(n, height):
+    # A tone at k = n // 2: for even n the Nyquist bin alone holds |F|^2 = (n^2)^2; for odd n
+    # the two bins +-7 hold (n^2 / 2)^2 each. Either way it lands in the last ring.
+    img = _tone((n, n), kx=n // 2)
+    _, p = fourier.radial_power_spectrum(img, 1.0)
+    assert p[-1] == pytest.approx(height / _ring_counts(n)[n // 2], rel=1e-9)
+    np.testing.assert_allclose(p[:-1], 0.0, atol=1e-9 * height)
 
 
 def test_radial_power_spectrum_obeys_parseval_for_a_band_limited_map():
@@ -150,6 +171,10 @@ def test_pixel_std_of_an_ensemble_with_known_spread():
     np.testing.assert_allclose(uncertainty.pixel_std(samples), s, rtol=1e-12)
     np.testing.assert_allclose(uncertainty.pixel_std(samples[:, None]), s, rtol=1e-12)    # (N, 1, H, W)
     np.testing.assert_allclose(uncertainty.pixel_std([[[1.0]], [[2.0]], [[3.0]], [[4.0]]]), [[math.sqrt(1.25)]])
+    # float32 samples near 1e4 G: the std of the stored values, computed in double precision.
+    samples32 = (1e4 + samples).astype(np.float32)
+    exact = samples32.astype(np.float64).std(axis=0)
+    np.testing.assert_allclose(uncertainty.pixel_std(samples32), exact, rtol=1e-12)
 
 
 @pytest.mark.parametrize("samples, message", [
@@ -178,6 +203,16 @@ def test_butterworth_highpass_gain_on_a_non_square_map():
         out = uncertainty.butterworth_highpass(img, 0.5, order=order)
         expected = _tone(shape, ky=4, amp=2.0 * _gain(0.125, 0.125, order)) + _tone(shape, kx=12, amp=_gain(0.25, 0.125, order))
         np.testing.assert_allclose(out, expected, atol=1e-9)
+    # A float32 map is filtered in double precision: the gain applied bin by bin to the FFT of
+    # its (exactly representable) values, here by hand.
+    img32 = img.astype(np.float32)
+    f = np.hypot(np.fft.fftfreq(shape[0])[:, None], np.fft.fftfreq(shape[1])[None, :])
+    gain = np.zeros(shape)
+    gain[f > 0] = [_gain(v, 0.125, 2.0) for v in f[f > 0]]
+    expected = np.fft.ifft2(np.fft.fft2(img32.astype(np.float64)) * gain).real
+    out = uncertainty.butterworth_highpass(img32, 0.5)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, expected, atol=1e-12)
     # A 4" scale halves the cutoff: 0.0625 cycles/px.
     out = uncertainty.butterworth_highpass(img, 0.5, scale=4.0)
     expected = _tone(shape, ky=4, amp=2.0 * _gain(0.125, 0.0625, 2)) + _tone(shape, kx=12, amp=_gain(0.25, 0.0625, 2))
@@ -190,6 +225,7 @@ def test_butterworth_highpass_gain_on_a_non_square_map():
     (2.0, 2.0, 'a 2" cutoff is not resolvable at CDELT 2" (needs pixels smaller than 2")'),
     (3.0, 2.0, 'a 2" cutoff is not resolvable at CDELT 3" (needs pixels smaller than 2")'),
     (0.5, -1.0, 'a -1" cutoff is not resolvable at CDELT 0.5" (needs pixels smaller than -1")'),
+    (0.5, math.inf, 'a inf" cutoff is not resolvable at CDELT 0.5" (needs pixels smaller than inf")'),
 ])
 def test_butterworth_highpass_needs_resolvable_cutoff(cdelt, scale, message):
     with pytest.raises(HeliogenError) as err:
@@ -210,6 +246,10 @@ def test_split_uncertainty_of_an_ensemble_with_a_known_std_map():
     np.testing.assert_allclose(split["large"], 2.0 + (1 - g) * (std - 2.0), atol=1e-9)
     assert split["mean_std"] == pytest.approx(2.0)
     assert split["small_scale_fraction"] == pytest.approx(g**2, rel=1e-9)
+    # The share is scale-free: a std map fluctuating by 0.01 G has the same share.
+    faint = 2.0 + 0.01 * (std - 2.0)
+    assert uncertainty.split_uncertainty(np.stack([faint, -faint]), 0.5, order=1.0)["small_scale_fraction"] == pytest.approx(
+        g**2, rel=1e-6)
     # The default order is 2.
     assert uncertainty.split_uncertainty(np.stack([std, -std]), 0.5)["small_scale_fraction"] == pytest.approx(
         _gain(0.25, 0.125, 2.0) ** 2, rel=1e-9)

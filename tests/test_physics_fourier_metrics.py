@@ -39,6 +39,8 @@ def test_pixel_area_is_the_product_of_the_two_projected_sides():
     assert _side_cm(1.0) == pytest.approx(7.2527e7, rel=1e-4)
     assert physics.pixel_area_cm2(2.0, 0.5, AU_M) == pytest.approx(_side_cm(2.0) * _side_cm(0.5), rel=1e-12)
     assert physics.pixel_area_cm2(1.0, 1.0, 2 * AU_M) == pytest.approx(4 * _side_cm(1.0) ** 2, rel=1e-12)
+    # Any positive distance is accepted, even below a metre: 0.5 m away, 1" is 2.42 um.
+    assert physics.pixel_area_cm2(1.0, 1.0, 0.5) == pytest.approx(_side_cm(1.0, 0.5) ** 2, rel=1e-12)
 
 
 @pytest.mark.parametrize("args", [(0.0, 1.0, AU_M), (1.0, 0.0, AU_M), (1.0, 1.0, 0.0), (-1.0, 1.0, AU_M)])
@@ -95,15 +97,19 @@ def test_mu_map_follows_the_fits_pixel_convention_on_a_non_square_map():
 
 
 def test_mu_map_honours_crval_crpix_and_cdelt_per_axis():
-    # CRVAL shifts the pointing: the disk centre (0, 0) is then at x = -3", y = +2" from the
-    # reference pixel; 2" pixels along x and 1" along y.
-    h = _header(9, 9, rsun=4.0, CRVAL1=6.0, CRVAL2=-2.0, CDELT1=2.0, CDELT2=1.0, CRPIX1=5.0, CRPIX2=5.0)
-    mu = physics.mu_map((9, 9), h)
-    # Column i: x = 6 + (i + 1 - 5) 2 = 0 at i = 1; row j: y = -2 + (j + 1 - 5) = 0 at j = 6.
-    assert mu[6, 1] == 1.0
-    assert mu[6, 2] == pytest.approx(math.sqrt(1 - 4 / 16))   # x = 2"
-    assert mu[8, 1] == pytest.approx(math.sqrt(1 - 4 / 16))   # y = 2"
-    assert mu[6, 4] == 0.0                                      # x = 6": off the disk
+    # 9 rows x 11 columns, 2" pixels along x and 0.5" along y, reference pixel (3, 4) (1-based)
+    # pointing at (2", -2"). Column i: x = 2 + (i + 1 - 3) 2 = 0 at i = 1;
+    # row j: y = -2 + (j + 1 - 4) 0.5 = 0 at j = 7.
+    h = _header(9, 11, rsun=4.0, CRVAL1=2.0, CRVAL2=-2.0, CDELT1=2.0, CDELT2=0.5, CRPIX1=3.0, CRPIX2=4.0)
+    mu = physics.mu_map((9, 11), h)
+    assert mu[7, 1] == 1.0
+    assert mu[7, 2] == pytest.approx(math.sqrt(1 - 4 / 16))   # x = 2"
+    assert mu[3, 1] == pytest.approx(math.sqrt(1 - 4 / 16))   # y = -2"
+    assert mu[7, 4] == 0.0                                      # x = 6": off the disk
+    # Without CRVAL the reference pixel points at disk centre.
+    h = {"CDELT1": 2.0, "CDELT2": 0.5, "CRPIX1": 3.0, "CRPIX2": 4.0, "RSUN_OBS": 4.0}
+    mu = physics.mu_map((9, 11), h)
+    assert mu[3, 2] == 1.0 and mu[3, 3] == pytest.approx(math.sqrt(1 - 4 / 16)) and mu[7, 2] == pytest.approx(math.sqrt(1 - 4 / 16))
 
 
 def test_mu_map_radius_from_dsun_when_rsun_obs_is_missing():
@@ -150,6 +156,14 @@ def test_flux_of_rectangles_of_known_field():
     b[0, 10] = -np.inf
     h = {"CDELT1": 0.5, "CDELT2": 0.5, "DSUN_OBS": AU_M}
     assert physics.net_flux(b, h) == pytest.approx(4000 * _side_cm(0.5) ** 2, rel=1e-12)
+
+
+def test_flux_of_integer_maps_and_single_pixels():
+    # An int16 map holding -32768 G: |B| is 32768 G, not the wrapped int16 value.
+    b = np.array([[-32768, 100]], dtype=np.int16)
+    assert physics.unsigned_flux(b, pixel_area=2.0) == pytest.approx(2.0 * 32868)
+    assert physics.ar_area(b)["pixels"] == 1
+    assert physics.unsigned_flux(np.array([[-7.0]]), pixel_area=3.0) == pytest.approx(21.0)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -216,6 +230,7 @@ def test_ar_mask_thresholds_strictly_and_fills_holes():
     expected[10, 1] = True
     np.testing.assert_array_equal(mask, expected)
     np.testing.assert_array_equal(physics.ar_mask(b, threshold=5.0), np.abs(b) > 0)
+    np.testing.assert_array_equal(physics.ar_mask(b * 0.1, threshold=0.5), np.abs(b) > 0)   # any positive threshold
 
 
 @pytest.mark.parametrize("threshold", [0.0, -300.0, float("nan")])
@@ -271,6 +286,7 @@ def test_crop_around_centres_and_clamps_on_a_non_square_image():
     assert physics.crop_around(a, (0, 0), 4)[1] == (0, 0)
     assert physics.crop_around(a, (99, 99), 4)[1] == (6, 2)
     assert physics.crop_around(a, (9, 5), 6)[1] == (4, 0)      # size equal to the height fits
+    np.testing.assert_array_equal(physics.crop_around(a.T, (2, 5), 6)[0], a.T[2:8, 0:6])   # ... and to the width
     one, corner = physics.crop_around(a, (7, 2), 1)
     assert corner == (7, 2) and one.tolist() == [[a[2, 7]]]
     stack = np.stack([a, -a])
@@ -300,7 +316,8 @@ def test_physics_metrics_combine_flux_and_area_errors():
     assert n["percent_error"] == pytest.approx(100 * 500 / 8000)
     assert ar == {"pred_px": 35, "target_px": 25, "percent_error": pytest.approx(40.0), "threshold_G": 300.0}
     # A higher threshold passed through; a target with no AR and zero net flux gives None, not NaN.
-    assert physics.physics_metrics(pred, target, pixel_area=1.0, threshold=450.0)["ar_area"]["pred_px"] == 25
+    high = physics.physics_metrics(pred, target, pixel_area=1.0, threshold=390.0)["ar_area"]
+    assert (high["pred_px"], high["target_px"], high["threshold_G"]) == (25, 25, 390.0)
     flat = np.zeros((20, 20))
     flat[0, 0], flat[0, 1] = 100.0, -100.0
     got = physics.physics_metrics(pred, flat, pixel_area=1.0)
