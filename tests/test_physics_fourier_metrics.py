@@ -315,9 +315,10 @@ def test_physics_metrics_combine_flux_and_area_errors():
     assert n["target_Mx"] == pytest.approx(8000 * a) and n["pred_Mx"] == pytest.approx((12000 - 3500) * a)
     assert n["percent_error"] == pytest.approx(100 * 500 / 8000)
     assert ar == {"pred_px": 35, "target_px": 25, "percent_error": pytest.approx(40.0), "threshold_G": 300.0}
-    # A higher threshold passed through; a target with no AR and zero net flux gives None, not NaN.
-    high = physics.physics_metrics(pred, target, pixel_area=1.0, threshold=390.0)["ar_area"]
-    assert (high["pred_px"], high["target_px"], high["threshold_G"]) == (25, 25, 390.0)
+    # Lower threshold passed through to both maps: the -200 G patch of the target now counts too.
+    low = physics.physics_metrics(pred, target, pixel_area=1.0, threshold=150.0)["ar_area"]
+    assert (low["pred_px"], low["target_px"], low["threshold_G"]) == (35, 35, 150.0)
+    # A target with no AR and zero net flux gives None, not NaN.
     flat = np.zeros((20, 20))
     flat[0, 0], flat[0, 1] = 100.0, -100.0
     got = physics.physics_metrics(pred, flat, pixel_area=1.0)
