@@ -56,7 +56,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "physics-fourier-uncertainty": (
         ["src/heliogen/evaluate/metrics/physics.py", "src/heliogen/evaluate/metrics/fourier.py",
          "src/heliogen/evaluate/metrics/uncertainty.py"],
-        ["tests/test_physics_fourier_metrics.py"],
+        ["tests/test_physics_fourier_metrics.py", "tests/test_fourier_uncertainty_metrics.py",
+         "tests/test_fourier_uncertainty_plots.py"],
     ),
     "mosaic": (
         ["src/heliogen/mosaic/matching.py", "src/heliogen/mosaic/blending.py",

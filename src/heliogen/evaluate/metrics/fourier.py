@@ -50,7 +50,7 @@ def amplitude_spectrum(img) -> np.ndarray:
 
 
 def cutoff_radius_px(size: int, cdelt: float, scale: float = SCALE_ARCSEC) -> float:
-    """Radius (frequency bins) of the ``scale`` circle in an N x N spectrum: N CDELT / (2 scale)."""
+    """Radius (frequency bins) of the ``scale`` circle along an axis of N pixels: N CDELT / (2 scale)."""
     return size * _check_cdelt(cdelt) / (2.0 * scale)
 
 
@@ -97,17 +97,23 @@ def small_scale_power_fraction(img, cdelt: float, scale: float = SCALE_ARCSEC) -
 
 
 def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC, title: str = "", saturate: float = 99.5) -> Path:
-    """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile."""
+    """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile.
+
+    In an ny x nx map one frequency bin is 1 / (n CDELT) along each axis, so the circle
+    f = 1 / (2 scale) spans cutoff_radius_px(nx) bins in x and cutoff_radius_px(ny) in y:
+    an ellipse in bins unless the map is square. It is centred on the zero frequency,
+    bin (nx // 2, ny // 2) after ``fftshift``.
+    """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
+    from matplotlib.patches import Ellipse
 
     amp = np.log10(amplitude_spectrum(img) + 1e-12)
-    n = amp.shape[0]
-    r = cutoff_radius_px(n, cdelt, scale)
+    ny, nx = amp.shape
+    rx, ry = cutoff_radius_px(nx, cdelt, scale), cutoff_radius_px(ny, cdelt, scale)
     fig = Figure(figsize=(4, 4), dpi=100)
     ax = fig.subplots()
     ax.imshow(amp, origin="lower", cmap="magma", vmax=np.percentile(amp, saturate))
-    ax.add_patch(Circle((n // 2, amp.shape[0] // 2), r, fill=False, color="red", lw=1.2))
+    ax.add_patch(Ellipse((nx // 2, ny // 2), 2 * rx, 2 * ry, fill=False, color="red", lw=1.2))
     ax.set_title(title or f'|FFT|, circle at {scale:g}" (CDELT {cdelt:g}")', fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
