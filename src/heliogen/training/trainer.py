@@ -116,10 +116,14 @@ class Trainer:
         Writes a sample grid every ``settings.sample_every`` steps (rank 0).
     trainable_only : sequence of str
         Modules saved as their trainable parameters only (adapters on a frozen base).
+    states : dict of name -> object, optional
+        Training state outside the modules (an ADA controller's probability): each object's
+        plain-Python ``state_dict()`` is saved in every checkpoint and given back to its
+        ``load_state_dict`` on resume, so that state resumes exactly too.
     """
 
     def __init__(self, run_dir, settings: TrainSettings, modules: dict, optimizers: dict, ema_modules, dataset,
-                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=()):
+                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=(), states: dict | None = None):
         from accelerate import Accelerator
 
         self.run_dir = Path(run_dir)
@@ -139,6 +143,7 @@ class Trainer:
         self.step_fn, self.sample_fn = step_fn, sample_fn
         self.raw_modules = dict(modules)
         self.trainable_only = set(trainable_only)
+        self.states = dict(states or {})
         self.optimizers = {name: make(self.raw_modules) for name, make in optimizers.items()}
         prepared = self.accelerator.prepare(*self.raw_modules.values(), *self.optimizers.values())
         k = len(self.raw_modules)
@@ -175,6 +180,7 @@ class Trainer:
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
                 "rng": rng_state(),
+                "extra": {n: obj.state_dict() for n, obj in self.states.items()},
                 # fp16's loss scale, so a resumed run scales (and skips steps) as the uninterrupted one would
                 "scaler": acc.scaler.state_dict() if getattr(acc, "scaler", None) is not None else None,
                 # plain values only (a Path would make weights_only loading refuse the file)
@@ -203,6 +209,10 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
+        for name, obj in self.states.items():
+            if name not in state.get("extra", {}):
+                raise HeliogenError(f"checkpoint {ckpt} holds no {name} state; it was written by another trainer")
+            obj.load_state_dict(state["extra"][name])
         set_rng_state(state["rng"])
         self._resumed_from = ckpt
         if state.get("scaler") and getattr(self.accelerator, "scaler", None) is not None:
