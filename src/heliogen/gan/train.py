@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..data.dataset import StoreDataset
 from ..errors import HeliogenError
@@ -115,6 +116,21 @@ def _mean(logits) -> float:
     return flatten_logits(logits).float().mean().item()
 
 
+def _sync_buffers(ctx) -> None:
+    """Give every rank rank 0's running statistics: G's mean of w and the BatchNorm statistics
+    of D's trained layers. DDP broadcasts them from rank 0 before each forward anyway, so this
+    changes no result; it leaves the ranks identical between steps (each rank's last forward
+    would otherwise have moved its own copies)."""
+    if ctx.accelerator.num_processes == 1:
+        return
+    buffers = [ctx.trainer.raw_modules["G"].mapping_network.w_avg]
+    for m in ctx.trainer.raw_modules["D"].modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats:
+            buffers += [m.running_mean, m.running_var, m.num_batches_tracked]
+    for buffer in buffers:
+        torch.distributed.broadcast(buffer, src=0)
+
+
 def _projected_step(gs: GANSettings, to_net):
     """The hinge-loss step of the ProjectedGAN recipe (DiffAugment runs inside D)."""
 
@@ -132,6 +148,7 @@ def _projected_step(gs: GANSettings, to_net):
         loss_g = hinge_g_loss([t.float() for t in d_gen])
         gn_g = ctx.optimize(loss_g, "G")
         ctx.trainer.optimizers["D"].zero_grad(set_to_none=True)
+        _sync_buffers(ctx)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": _mean(d_real), "d_fake": _mean(d_fake),
                 "grad_norm_d": gn_d, "grad_norm_g": gn_g}
 
@@ -165,6 +182,7 @@ def _stylegan2_step(gs: GANSettings, to_net, augment, ada):
         loss_g = logistic_g_loss(d_gen.float())
         gn_g = ctx.optimize(loss_g, "G")
         ctx.trainer.optimizers["D"].zero_grad(set_to_none=True)
+        _sync_buffers(ctx)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": _mean(d_real), "d_fake": _mean(d_fake),
                 "ada_p": ada.p, "grad_norm_d": gn_d, "grad_norm_g": gn_g, **metrics}
 
