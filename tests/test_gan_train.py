@@ -48,32 +48,42 @@ def stats(run):
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("discriminator", ["projected", "stylegan2"])
-def test_two_steps_train_g_and_keep_frozen_parts(store, tmp_path, discriminator):
-    gs = gan_settings(discriminator)
+def _tensors(module) -> dict:
+    """Every parameter and buffer (persistent or not) of a module, by name."""
+    return {**dict(module.named_buffers()), **dict(module.named_parameters())}
+
+
+@pytest.mark.parametrize("discriminator,backbone", [("projected", "random"), ("projected", "lite0"), ("stylegan2", "random")])
+def test_two_steps_train_g_and_keep_frozen_parts(store, tmp_path, discriminator, backbone):
+    gs = gan_settings(discriminator, backbone=backbone)
     run = tmp_path / "run"
-    train_gan(store, run, settings(), gs)
+    result = train_gan(store, run, settings(), gs)
     rows = stats(run)
     assert [r["step"] for r in rows] == [1, 2]
     assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() for r in rows)
     # the networks as train_gan built them: the same seed, the same construction order
     torch.manual_seed(0)
     G0, D0 = build_gan(gs, 32, 1)
-    ckpt = latest_checkpoint(run)
-    g, d = load_weights(ckpt, "G"), load_weights(ckpt, "D")
-    g0, d0 = G0.state_dict(), D0.state_dict()
-    trained = [k for k, p in G0.named_parameters()]
+    g, g0 = _tensors(result["modules"]["G"]), _tensors(G0)
+    trained = [k for k, _ in G0.named_parameters()]
     assert sum(not torch.equal(g[k], g0[k]) for k in trained) > len(trained) // 2
+    assert load_weights(latest_checkpoint(run), "G").keys() == G0.state_dict().keys()
+    d, d0 = _tensors(result["modules"]["D"]), _tensors(D0)
     if discriminator == "projected":
         frozen = [k for k in d0 if k.startswith(("feature_network.", "projector."))]
         heads = [k for k, _ in D0.named_parameters() if k.startswith("heads.")]
         assert frozen and heads and not [k for k, _ in D0.named_parameters() if not k.startswith("heads.")]
         assert all(torch.equal(d[k], d0[k]) for k in frozen)  # backbone and CCM/CSM bit-identical
         assert any(not torch.equal(d[k], d0[k]) for k in heads)
+        # a pretrained frozen backbone is rebuilt, not saved: the run still resumes and samples
+        train_gan(store, run, settings(steps=3), gs)
+        assert [r["step"] for r in stats(run)] == [1, 2, 3]
+        reloaded = _tensors(open_run(run).load_module("D", ema=False))
+        assert all(torch.equal(reloaded[k], d0[k]) for k in frozen)
     else:
         assert any(not torch.equal(d[k], d0[k]) for k in d0)
         assert "r1" in rows[0] and "r1" not in rows[1]  # lazy R1: steps 0, 2, ...
-        assert all(r1 >= 0 for r1 in [rows[0]["r1"]])
+        assert rows[0]["r1"] >= 0
     record = json.loads((run / "run.json").read_text())
     assert record["kind"] == "gan" and record["ema"] == ["G"]
     assert record["modules"]["G"]["class"] == "StyleGAN2Generator"
