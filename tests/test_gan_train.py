@@ -137,10 +137,13 @@ def _cli(argv, capsys):
 @pytest.fixture(scope="module")
 def cli_run(store, tmp_path_factory):
     """A run trained through ``heliogen train gan`` (StyleGAN2-ADA D)."""
-    run = tmp_path_factory.mktemp("cli") / "run"
+    folder = tmp_path_factory.mktemp("cli")
+    run = folder / "run"
+    # widths and the discriminator from a config file, the rest as flags
+    (folder / "tiny.yaml").write_text("discriminator: stylegan2\nchannel-base: 256\nchannel_max: 16\nr1-interval: 2\n")
     with pytest.raises(SystemExit) as e:
-        main(["train", "gan", "--data", str(store), "--out", str(run), "--discriminator", "stylegan2", *TINY_FLAGS,
-              "--steps", "2", "--batch", "4", "--checkpoint-every", "2", "--r1-interval", "2", "--no-progress"])
+        main(["train", "gan", "--config", str(folder / "tiny.yaml"), "--data", str(store), "--out", str(run),
+              "--steps", "2", "--batch", "4", "--checkpoint-every", "2", "--no-progress"])
     assert e.value.code in (0, None)
     return run
 
@@ -150,6 +153,7 @@ def test_cli_applies_gan_defaults(cli_run):
 
     cfg = yaml.safe_load((cli_run / "config.yaml").read_text())
     assert cfg["discriminator"] == "stylegan2" and cfg["batch"] == 4
+    assert cfg["channel_base"] == 256 and cfg["channel_max"] == 16 and cfg["r1_interval"] == 2  # from --config
     # left at their shared defaults, these take the GAN's values
     assert cfg["grad_clip"] == 0.0 and cfg["ema_kimg"] == 10.0 and cfg["ema_rampup"] == 0.05
     assert cfg["lr_g"] == 5e-4 and cfg["lr_d"] == 2e-3 and cfg["betas"] == [0.0, 0.99]
@@ -191,6 +195,23 @@ def test_sample_refuses_options_of_other_kinds(cli_run, tmp_path, capsys):
     code, captured = _cli(["sample", str(cli_run), "--steps", "5", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "--steps does not apply to a gan run" in captured.err and "--truncation" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_cli_ablation_switches_reach_the_discriminator(store, tmp_path, capsys):
+    run = tmp_path / "run"
+    code, _ = _cli(["train", "gan", "--data", str(store), "--out", str(run), *TINY_FLAGS, "--projection", "ccm",
+                    "--discriminators", "1,2", "--no-augment", "--trainable-projection", "--lr-d", "1e-3",
+                    "--steps", "1", "--batch", "2", "--checkpoint-every", "1", "--no-progress"], capsys)
+    assert code in (0, None)
+    config = json.loads((run / "run.json").read_text())["modules"]["D"]["config"]
+    assert config["projection"] == "ccm" and list(config["discriminators"]) == [1, 2] and config["augment"] is False
+    assert config["trainable_projection"] is True and config["backbone"] == "random"
+    D = open_run(run).load_module("D", ema=False)
+    assert sorted(D.heads) == ["d1", "d2"] and D.diffaug is None
+    counts = D.trainable_parameter_counts()
+    assert counts["backbone"] == 0 and counts["projection"] > 0 and counts["discriminators"] > 0
+    lr_d = load_state(latest_checkpoint(run))["optimizers"]["D"]["param_groups"][0]["lr"]
+    assert lr_d == pytest.approx(1e-3)  # no lazy-R1 scaling for the projected D
 
 
 @pytest.mark.parametrize("flags,message", [
