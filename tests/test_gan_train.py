@@ -94,9 +94,9 @@ def test_two_steps_train_g_and_keep_frozen_parts(store, tmp_path, discriminator,
 def test_separate_optimizers_and_lazy_r1_adam_settings(store, tmp_path):
     """G keeps lr-g and betas; with lazy R1 every 2 steps, D's lr and betas take the 2/3 power
     (StyleGAN2's interval / (interval + 1))."""
-    state = None
     run = tmp_path / "run"
-    train_gan(store, run, settings(steps=1, checkpoint_every=1), gan_settings("stylegan2", lr_g=3e-4, lr_d=1.5e-3))
+    train_gan(store, run, settings(steps=1, checkpoint_every=1, sample_every=1), gan_settings("stylegan2", lr_g=3e-4, lr_d=1.5e-3))
+    assert (run / "samples" / "step-0000001.png").stat().st_size > 0  # the EMA grid during training
     state = load_state(latest_checkpoint(run))
     g_group = state["optimizers"]["G"]["param_groups"][0]
     d_group = state["optimizers"]["D"]["param_groups"][0]
