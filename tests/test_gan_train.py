@@ -214,11 +214,23 @@ def test_cli_ablation_switches_reach_the_discriminator(store, tmp_path, capsys):
     assert lr_d == pytest.approx(1e-3)  # no lazy-R1 scaling for the projected D
 
 
+def test_cli_ema_alone_asks_for_a_fixed_decay(store, tmp_path, capsys):
+    import yaml
+
+    run = tmp_path / "run"
+    code, _ = _cli(["train", "gan", "--data", str(store), "--out", str(run), "--discriminator", "stylegan2", *TINY_FLAGS,
+                    "--ema", "0.5", "--steps", "1", "--batch", "2", "--checkpoint-every", "1", "--no-progress"], capsys)
+    assert code in (0, None)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["ema"] == 0.5 and cfg["ema_kimg"] == 0.0 and cfg["ema_rampup"] == 0.0
+
+
 @pytest.mark.parametrize("flags,message", [
     (["--discriminator", "biggan"], "'biggan' is not one of"),
     (["--backbone", "lite3"], "download timm's tf_efficientnet_lite3"),
     (["--projection", "none", "--trainable-projection"], "--trainable-projection needs a projection"),
     (["--lr", "1e-3"], "--lr-g and --lr-d"),
+    (["--weight-decay", "0.1"], "--weight-decay does not apply"),
 ])
 def test_cli_errors_are_one_line_and_write_nothing(store, tmp_path, capsys, flags, message):
     out = tmp_path / "x"

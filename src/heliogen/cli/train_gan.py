@@ -60,15 +60,25 @@ def gan(generator, discriminator, z_dim, w_dim, mapping_layers, channel_base, ch
         backbone, backbone_weights, unfreeze_backbone, projection, trainable_projection, discriminators, no_augment,
         head_width, r1_gamma, r1_interval, ada_target, ada_kimg, **kwargs):
     """Train a StyleGAN2 generator against a ProjectedGAN or StyleGAN2-ADA discriminator. Unless
-    given, --batch 32, --grad-clip 0, --ema-kimg 10 and --ema-rampup 0.05 (StyleGAN2's EMA of G);
-    --lr is not used (G and D take --lr-g and --lr-d)."""
+    given, --batch 32, --grad-clip 0, --ema-kimg 10 and --ema-rampup 0.05 (StyleGAN2's EMA of G;
+    --ema alone asks for a fixed decay instead); G and D take --lr-g and --lr-d, not --lr."""
     from click.core import ParameterSource
 
     from ..errors import HeliogenError
     from ..gan.train import GAN_DEFAULTS, GANSettings, check_gan_settings, train_gan
 
-    if click.get_current_context().get_parameter_source("lr") not in (ParameterSource.DEFAULT, None):
+    ctx = click.get_current_context()
+
+    def given(name):
+        return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+    if given("lr"):
         raise HeliogenError("--lr does not apply to a GAN: give --lr-g and --lr-d")
+    if given("weight_decay"):
+        raise HeliogenError("--weight-decay does not apply to a GAN (plain Adam for G and D)")
+    defaults = dict(GAN_DEFAULTS)
+    if given("ema") and not given("ema_kimg"):
+        defaults.update(ema_kimg=0.0, ema_rampup=0.0)  # a fixed decay asked for: use it, not the ramp
     gs = GANSettings(generator=generator, discriminator=discriminator, z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers,
                      channel_base=channel_base, channel_max=channel_max, style_mixing=style_mixing, lr_g=lr_g, lr_d=lr_d,
                      betas=list(betas), backbone=backbone, backbone_weights=backbone_weights, unfreeze_backbone=unfreeze_backbone,
@@ -76,4 +86,4 @@ def gan(generator, discriminator, z_dim, w_dim, mapping_layers, channel_base, ch
                      discriminators=[int(k) for k in discriminators.split(",")], augment=not no_augment, head_width=head_width,
                      r1_gamma=r1_gamma, r1_interval=r1_interval, ada_target=ada_target, ada_kimg=ada_kimg)
     check_gan_settings(gs)
-    report_result(train_gan(kwargs["data"], kwargs["out"], settings_from(kwargs, GAN_DEFAULTS), gs))
+    report_result(train_gan(kwargs["data"], kwargs["out"], settings_from(kwargs, defaults), gs))
