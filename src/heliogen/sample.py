@@ -62,6 +62,7 @@ def register_sampler(kind: str, target: str, options=()) -> None:
 
 register_sampler("diffusion", "heliogen.diffusion.generate:sample_diffusion_run",
                  {"sampler", "steps", "classes", "fluxes", "guidance", "eval_batch", "stats"})
+register_sampler("gan", "heliogen.gan.sample:sample_gan_run", {"truncation"})
 register_sampler("tilegan", "heliogen.tiles.sample:sample_tiles")
 register_sampler("tilevae", "heliogen.tiles.sample:sample_tiles")
 

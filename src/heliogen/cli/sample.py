@@ -1,11 +1,12 @@
 """``heliogen sample RUN``: FITS samples (with WCS and provenance) and a PNG grid from any run,
-dispatched on the run's kind (diffusion, tile GAN, tile VAE); per-class statistics for diffusion."""
+dispatched on the run's kind (diffusion, GAN, tile GAN, tile VAE); per-class statistics for diffusion."""
 
 from __future__ import annotations
 
 import click
 
 DIFFUSION_ONLY = "(diffusion runs)"
+GAN_ONLY = "(GAN runs)"
 
 
 @click.command()
@@ -16,6 +17,7 @@ DIFFUSION_ONLY = "(diffusion runs)"
 @click.option("--class", "classes", multiple=True, type=click.Choice(["A", "B", "C", "M", "X"], case_sensitive=False), help="GOES class; repeatable [default for class models: all].")
 @click.option("--flux", "fluxes", multiple=True, type=click.FloatRange(min=0, min_open=True), help="XRS-B flux in W/m^2; repeatable.")
 @click.option("--guidance", type=float, default=None, help="Classifier-free guidance w in eps_u + w (eps_c - eps_u) [default: conditional model, w=1].")
+@click.option("--truncation", type=click.FloatRange(0, 1), default=1.0, show_default=True, help=f"Truncation psi, 1 for none {GAN_ONLY}.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sample k (of each condition) uses seed + k.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Images in flight.")
@@ -26,7 +28,7 @@ DIFFUSION_ONLY = "(diffusion runs)"
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sample(run, out, no_progress, **options):
-    """Sample a trained run (diffusion, tile GAN or tile VAE) into FITS files and a PNG grid."""
+    """Sample a trained run (diffusion, GAN, tile GAN or tile VAE) into FITS files and a PNG grid."""
     from click.core import ParameterSource
 
     from ..sample import sample_run

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from .options import common_training_options, report_result, settings_from
+from .train_gan import gan
 from .train_tiles import tilegan, tilevae
 
 
 @click.group()
 def train():
-    """Train models on a store (diffusion now; GANs, VAEs and super-resolution follow)."""
+    """Train models on a store (diffusion, GANs, tile GAN and VAE; super-resolution follows)."""
 
 
 @train.command("diffusion")
@@ -34,5 +35,6 @@ def diffusion(preset, cond, p_uncond, timesteps, schedule, prediction, hflip, ev
     report_result(train_diffusion(kwargs["data"], kwargs["out"], settings, model_settings))
 
 
+train.add_command(gan)
 train.add_command(tilegan)
 train.add_command(tilevae)

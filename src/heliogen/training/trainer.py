@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,6 +34,7 @@ from .batches import StepBatchSampler, step_seed
 from .checkpoint import latest_checkpoint, load_state, load_weights, save_checkpoint, save_module, set_aside_later_checkpoints
 from .ema import ema_weights, make_ema
 from .fd_eval import FDEvaluator, check_eval_settings
+from .logs import TrainLogs
 from .rng import rng_state, set_rng_state
 from .signals import stop_on_signals
 
@@ -127,10 +127,15 @@ class Trainer:
         ``n`` images in the training store's model range, image k from seed ``seed + k``; the
         trainer calls it with the same seed at every evaluation (``settings.eval_every``), on
         rank 0, and computes their FD against ``settings.eval_data``.
+    states : dict of name -> object, optional
+        Training state outside the modules (an ADA controller's probability): each object's
+        plain-Python ``state_dict()`` is saved in every checkpoint and given back to its
+        ``load_state_dict`` on resume, so that state resumes exactly too.
     """
 
     def __init__(self, run_dir, settings: TrainSettings, modules: dict, optimizers: dict, ema_modules, dataset,
-                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=(), generate_fn: Callable | None = None):
+                 step_fn: Callable, sample_fn: Callable | None = None, trainable_only=(), generate_fn: Callable | None = None,
+                 states: dict | None = None):
         from accelerate import Accelerator
 
         self.run_dir = Path(run_dir)
@@ -151,6 +156,7 @@ class Trainer:
         self.step_fn, self.sample_fn = step_fn, sample_fn
         self.raw_modules = dict(modules)
         self.trainable_only = set(trainable_only)
+        self.states = dict(states or {})
         self.optimizers = {name: make(self.raw_modules) for name, make in optimizers.items()}
         prepared = self.accelerator.prepare(*self.raw_modules.values(), *self.optimizers.values())
         k = len(self.raw_modules)
@@ -190,6 +196,7 @@ class Trainer:
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "ema": {n: e.state_dict() for n, e in self.ema.items()},
                 "rng": rng_state(),
+                "extra": {n: obj.state_dict() for n, obj in self.states.items()},
                 # fp16's loss scale, so a resumed run scales (and skips steps) as the uninterrupted one would
                 "scaler": acc.scaler.state_dict() if getattr(acc, "scaler", None) is not None else None,
                 # plain values only (a Path would make weights_only loading refuse the file)
@@ -218,6 +225,10 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         for name, ema in self.ema.items():
             ema.load_state_dict(state["ema"][name])
+        for name, obj in self.states.items():
+            if name not in state.get("extra", {}):
+                raise HeliogenError(f"checkpoint {ckpt} holds no {name} state; it was written by another trainer")
+            obj.load_state_dict(state["extra"][name])
         set_rng_state(state["rng"])
         self._resumed_from = ckpt
         if state.get("scaler") and getattr(self.accelerator, "scaler", None) is not None:
@@ -280,7 +291,7 @@ class Trainer:
         s, acc = self.settings, self.accelerator
         self._start()
         last_saved = None
-        with stop_on_signals(self._stop), _Logs(self.run_dir, self.step, acc.is_main_process) as logs:
+        with stop_on_signals(self._stop), TrainLogs(self.run_dir, self.step, acc.is_main_process) as logs:
             bar = tqdm(total=s.steps, initial=self.step, desc="train", unit="step", disable=bars_off(acc.is_main_process and s.progress))
             try:
                 for batch in self._loader():
@@ -307,7 +318,7 @@ class Trainer:
                 bar.close()
         return {"step": self.step, "stopped": self._stop.is_set(), "checkpoint": last_saved, "modules": self.raw_modules}
 
-    def _evaluate(self, logs: "_Logs") -> None:
+    def _evaluate(self, logs: "TrainLogs") -> None:
         """FD at this step on rank 0 (logged as ``fd``); moves ``checkpoints/best`` if it is the lowest."""
         acc = self.accelerator
         if acc.is_main_process:
@@ -337,61 +348,3 @@ class Trainer:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
-
-
-class _Logs:
-    """``stats.jsonl`` and TensorBoard on rank 0 (nothing elsewhere); rows past ``step`` are redone."""
-
-    def __init__(self, run_dir: Path, step: int, main: bool):
-        self.run_dir, self.step, self.main = run_dir, step, main
-        self.writer = self.stats = None
-        self.t0, self.seen = time.perf_counter(), 0
-
-    def __enter__(self) -> "_Logs":
-        if self.main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
-            _truncate_stats(self.run_dir / "stats.jsonl", self.step)  # rows past the checkpoint are redone
-            self.stats = open(self.run_dir / "stats.jsonl", "a")
-        return self
-
-    def count(self, images: int) -> None:
-        self.seen += images
-
-    def write(self, step: int, metrics: dict, lr: float, images: int) -> None:
-        self.seen += images
-        elapsed = time.perf_counter() - self.t0
-        row = {"step": step, **{k: float(v) for k, v in metrics.items()}, "lr": lr,
-               "images_per_s": self.seen / max(elapsed, 1e-9), "time": time.time()}
-        self.stats.write(json.dumps(row) + "\n")
-        self.stats.flush()
-        for k, v in metrics.items():
-            self.writer.add_scalar(k, float(v), step)
-        self.t0, self.seen = time.perf_counter(), 0
-
-    def write_row(self, step: int, scalars: dict, extra: dict) -> None:
-        """One row of ``scalars`` (also to TensorBoard) and ``extra`` values (stats.jsonl only)."""
-        row = {"step": step, **{k: float(v) for k, v in scalars.items()}, **extra, "time": time.time()}
-        self.stats.write(json.dumps(row) + "\n")
-        self.stats.flush()
-        for k, v in scalars.items():
-            self.writer.add_scalar(k, float(v), step)
-        self.t0, self.seen = time.perf_counter(), 0  # the evaluation's time is not training throughput
-
-    def __exit__(self, *exc) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.stats.close()
-
-
-def _truncate_stats(path: Path, step: int) -> None:
-    """Keep only the logged rows up to ``step`` (a crash may have logged past the checkpoint)."""
-    if not path.is_file():
-        return
-    rows = [line for line in path.read_text().splitlines() if line.strip()]
-    keep = [line for line in rows if json.loads(line).get("step", 0) <= step]
-    if len(keep) != len(rows):
-        from ..atomic import write_text_atomic
-
-        write_text_atomic(path, "".join(line + "\n" for line in keep))

@@ -38,7 +38,19 @@ def freeze_into_buffers(module: nn.Module, persistent: bool) -> nn.Module:
             sub.register_buffer(name, param.detach().requires_grad_(False), persistent=persistent)
         if not persistent:
             sub._non_persistent_buffers_set.update(sub._buffers)
+            sub._register_load_state_dict_pre_hook(_drop_rebuilt_buffers, with_module=True)
     return module
+
+
+def _drop_rebuilt_buffers(module: nn.Module, state_dict, prefix: str, *args) -> None:
+    """Loading hook: forget the entries of ``module``'s non-persistent buffers.
+
+    BatchNorm's loader adds its ``num_batches_tracked`` to a state dict that carries no version
+    metadata (one read from a safetensors file); that buffer is rebuilt rather than saved, so
+    the added entry would be refused as unexpected and such a checkpoint could not be loaded.
+    """
+    for name in module._non_persistent_buffers_set:
+        state_dict.pop(prefix + name, None)
 
 
 def count_trainable(module: nn.Module | None) -> int:
