@@ -260,3 +260,51 @@ def test_sample_ema_and_raw_weights_are_the_saved_g_ema_and_g(store, tmp_path):
         expected = open_run(run).physical(G.eval().generate([11, 12]).numpy())[:, 0]
         np.testing.assert_allclose(images[weights], expected, rtol=2e-6)
     assert not np.allclose(images["ema"], images["raw"], rtol=1e-4)
+
+
+QUADS = "test-gan-quads"  # a cheap extractor: the mean of each 16x16 quarter of a 32 px image
+
+
+def _register_quads():
+    from heliogen.evaluate.features.registry import FeatureExtractor, register_extractor
+
+    class Quads(FeatureExtractor):
+        name, dim, input_size = QUADS, 4, 32
+
+        def _forward(self, x):
+            return torch.nn.functional.avg_pool2d(x[:, :1], 16).flatten(1)
+
+    register_extractor(QUADS, lambda device="cpu", **kw: Quads(device))
+
+
+def test_gan_runs_keep_the_best_fd_checkpoint(store, tmp_path):
+    """FD every 2 steps on the EMA generator; `best` is the minimum, and its FD recomputes from
+    that checkpoint's G_ema (seeds 0..5) and the held-out images, by hand."""
+    import scipy.linalg
+
+    from heliogen.training.best import read_best
+    from heliogen.training.rundir import from_model_space
+
+    _register_quads()
+    run = tmp_path / "best"
+    train_gan(store, run, settings(steps=4, checkpoint_every=100, eval_every=2, eval_data=str(store), eval_n=6,
+                                   eval_features=QUADS), gan_settings("projected"))
+    fds = {r["step"]: r["fd"] for r in stats(run) if "fd" in r}
+    assert sorted(fds) == [2, 4]
+    best_step = min(fds, key=fds.get)
+    assert read_best(run)["checkpoint"] == f"step-{best_step:07d}"
+    r = open_run(run)
+    lo, hi = r.data["data_range"]
+    G = r.load_module("G", ema=True, checkpoint="best")
+    fake = from_model_space(G.generate(list(range(6))).numpy().astype(np.float64), (lo, hi))
+    s = open_store(store)
+    real = s.normalisation.forward(s.images().astype(np.float64))
+
+    def quads(x):
+        u = np.clip((np.asarray(x, np.float64)[:, 0] - lo) / (hi - lo), 0, 1)
+        return u.reshape(len(u), 2, 16, 2, 16).mean(axis=(2, 4)).reshape(len(u), 4)
+
+    a, b = quads(real), quads(fake)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    by_hand = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    assert fds[best_step] == pytest.approx(by_hand, rel=1e-3, abs=1e-6)

@@ -28,6 +28,7 @@ from torch import nn
 from ..data.dataset import StoreDataset
 from ..errors import HeliogenError
 from ..models.gan_losses import flatten_logits, hinge_d_loss, hinge_g_loss, logistic_d_loss, logistic_g_loss, r1_penalty
+from ..training.fd_eval import check_eval_settings
 from ..training.ranks import is_main_process
 from ..training.rundir import create_run, describe_store, from_model_space, to_model_space
 from ..training.trainer import Trainer, TrainSettings
@@ -213,6 +214,7 @@ def train_gan(data, out, settings: TrainSettings, gs: GANSettings) -> dict:
     channels = int(store.attrs["channels"])
     G, D = build_gan(gs, store.size, channels)
     data_range = store.normalisation.data_range
+    check_eval_settings(settings, store)  # before the run folder is written
     if is_main_process():
         loss = "hinge" if gs.discriminator == "projected" else "logistic+r1"
         create_run(out, "gan", {"G": G, "D": D}, describe_store(store, data),
@@ -237,6 +239,13 @@ def train_gan(data, out, settings: TrainSettings, gs: GANSettings) -> dict:
         phys = store.normalisation.physical(from_model_space(x.astype("float64"), data_range))
         plot_grid(phys[:, 0], store.kind, path, suptitle=f"GAN, step {step} (EMA)")
 
+    def generate_fn(ema, n, seed):
+        """FD evaluation: ``n`` EMA images, image k from seed ``seed + k``, untruncated, in the store's range."""
+        from ..sample import sample_seeds
+
+        x = ema["G"].generate(sample_seeds(seed, n), psi=1.0).cpu().numpy()
+        return from_model_space(x.astype("float64"), data_range)
+
     with Trainer(out, settings, {"G": G, "D": D}, _optimizers(gs), ["G"], StoreDataset(store), step_fn, sample_fn,
-                 states=states) as trainer:
+                 generate_fn=generate_fn, states=states) as trainer:
         return trainer.run()
