@@ -62,12 +62,12 @@ def register_sampler(kind: str, target: str, options=()) -> None:
 
 register_sampler("diffusion", "heliogen.diffusion.generate:sample_diffusion_run",
                  {"sampler", "steps", "classes", "fluxes", "guidance", "eval_batch", "stats"})
-register_sampler("gan", "heliogen.gan.sample:sample_gan_run", {"truncation"})
+register_sampler("gan", "heliogen.gan.sample:sample_gan_run", {"truncation", "edit", "directions_path"})
 register_sampler("tilegan", "heliogen.tiles.sample:sample_tiles")
 register_sampler("tilevae", "heliogen.tiles.sample:sample_tiles")
 
 # option name -> its command-line flag, for error messages
-_FLAGS = {"classes": "--class", "fluxes": "--flux", "progress": "--no-progress"}
+_FLAGS = {"classes": "--class", "fluxes": "--flux", "progress": "--no-progress", "directions_path": "--directions"}
 
 
 def _flag(name: str) -> str:

@@ -16,6 +16,7 @@ from ..errors import HeliogenError
 from .data import data
 from .demo import demo
 from .evaluate import evaluate
+from .gan import gan
 from .sample import sample
 from .mosaic import mosaic
 from .train import train
@@ -42,7 +43,7 @@ def cli(verbose: int, quiet: bool):
     logger.propagate = False
 
 
-for group in (data, train, sample, evaluate, mosaic, demo):
+for group in (data, train, sample, evaluate, gan, mosaic, demo):
     cli.add_command(group)
 
 

@@ -18,6 +18,8 @@ GAN_ONLY = "(GAN runs)"
 @click.option("--flux", "fluxes", multiple=True, type=click.FloatRange(min=0, min_open=True), help="XRS-B flux in W/m^2; repeatable.")
 @click.option("--guidance", type=float, default=None, help="Classifier-free guidance w in eps_u + w (eps_c - eps_u) [default: conditional model, w=1].")
 @click.option("--truncation", type=click.FloatRange(0, 1), default=1.0, show_default=True, help=f"Truncation psi, 1 for none {GAN_ONLY}.")
+@click.option("--edit", default=None, help=f"GANSpace edit, direction=steps in standard deviations, e.g. 0=+2.0,1=-1.5 {GAN_ONLY}.")
+@click.option("--directions", "directions_path", type=click.Path(dir_okay=False), default=None, help=f"GANSpace directions file [default: RUN/ganspace/directions.npz] {GAN_ONLY}.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sample k (of each condition) uses seed + k.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Images in flight.")
