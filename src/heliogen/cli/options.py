@@ -6,18 +6,34 @@ from __future__ import annotations
 import click
 
 
+def read_config(path, _seen=()) -> dict:
+    """A YAML config as a mapping; ``base: OTHER.yaml`` (relative to the file) is read first and
+    overridden key by key, so an ablation names only what it changes."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    try:
+        with open(path) as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise click.BadParameter(f"cannot read {path}: {err}") from None
+    if not isinstance(cfg, dict):
+        raise click.BadParameter(f"{path} must hold a YAML mapping of option names to values")
+    base = cfg.pop("base", None)
+    if base is None:
+        return cfg
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise click.BadParameter(f"{path}: base: {base} leads back to itself")
+    return {**read_config(base_path, (*_seen, path.resolve())), **cfg}
+
+
 def _load_config(ctx: click.Context, param, value):
     if value is None:
         return None
-    import yaml
-
-    try:
-        with open(value) as fh:
-            cfg = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise click.BadParameter(f"cannot read {value}: {err}") from None
-    if not isinstance(cfg, dict):
-        raise click.BadParameter(f"{value} must hold a YAML mapping of option names to values")
+    cfg = read_config(value)
     # Keys are long option names (dashes or underscores) or parameter names.
     names = {}
     for p in ctx.command.params:
