@@ -24,12 +24,12 @@ def scheduler_config(timesteps: int = 1000, schedule: str = "linear", prediction
         raise HeliogenError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     if prediction not in PREDICTIONS:
         raise HeliogenError(f"unknown prediction {prediction!r}; choose from {', '.join(PREDICTIONS)}")
+    if timesteps < 2:  # checked first: T = 0 would divide by zero below
+        raise HeliogenError("the schedule needs at least 2 timesteps")
     scale = 1000.0 / timesteps
     if schedule == "linear" and 0.02 * scale >= 1.0:
         # beta_T = 0.02 * 1000/T reaches 1 (alphabar 0) at T = 20: the process would be undefined
         raise HeliogenError(f"the linear schedule needs at least 21 timesteps (got {timesteps})")
-    if timesteps < 2:
-        raise HeliogenError("the schedule needs at least 2 timesteps")
     config = {
         "num_train_timesteps": int(timesteps),
         "beta_schedule": "linear" if schedule == "linear" else "squaredcos_cap_v2",
