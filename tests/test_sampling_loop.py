@@ -325,3 +325,52 @@ def test_progress_bar_counts_steps_of_all_images(capsys):
     assert "sample ddim-4" in err and "12/12" in err and ("step/s" in err or "s/step" in err)
     sample_images(ClassX0(), x0_config(), "ddim", 4, range(3), (1, 2, 2), cond=cond, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_one_step_is_enough():
+    """The smallest request: one DDIM step from t = T - 1 lands on the x0 prediction."""
+    x = sample_images(ClassX0(), x0_config(), "ddim", 1, [0], (1, 2, 2), cond={"class_index": torch.tensor([2])},
+                      progress=False, clamp=None)
+    np.testing.assert_allclose(x, 2.0, atol=1e-5)
+
+
+class Counting:
+    """An unconditional 'network' that counts the rows of each call; x0 prediction 0."""
+
+    conditioned = False
+
+    def __init__(self):
+        self.rows = []
+
+    def __call__(self, x, t):
+        self.rows.append(x.shape[0])
+        return torch.zeros_like(x)
+
+
+def test_default_chunks_of_16_and_micro_batches_of_8():
+    """20 images at the defaults: chunks of 16 and 4 images, each evaluated in padded micro-batches
+    of 8 rows: three network calls per step (8, 8 | 8), not four as chunks of 17 and 3 would give."""
+    model = Counting()
+    sample_images(model, x0_config(), "ddim", 2, range(20), (1, 2, 2), progress=False)
+    assert model.rows == [8] * 6
+    model.rows.clear()
+    sample_images(model, x0_config(), "ddim", 2, range(5), (1, 2, 2), eval_batch=3, progress=False)
+    assert model.rows == [3, 3] * 2
+
+
+class Seen(Exception):
+    pass
+
+
+class DeviceProbe(ClassX0):
+    def __call__(self, x, t, class_index, drop):
+        raise Seen({x.device.type, t.device.type, class_index.device.type, drop.device.type})
+
+
+def test_noise_and_conditions_go_to_the_requested_device():
+    """The network's first call sees x, t and the condition on ``device`` (the storage-free meta
+    device here, so the probe stops the run there)."""
+    with pytest.raises(Seen) as info:
+        sample_images(DeviceProbe(), x0_config(), "ddim", 2, [0, 1], (1, 2, 2), cond={"class_index": torch.tensor([1, 2])},
+                      device="meta", progress=False)
+    assert info.value.args[0] == {"meta"}
