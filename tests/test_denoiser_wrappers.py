@@ -149,7 +149,7 @@ class Plain:
 def test_unconditional_network_gets_no_condition_and_no_drop():
     model = Plain()
     x, t = torch.randn(4, 2), torch.tensor([1, 2, 3, 4])
-    out = NetworkDenoiser(model, eval_batch=8)(x, t)
+    out = NetworkDenoiser(model)(x, t)
     assert model.calls == [8]  # default micro-batch: 8 rows, padded
     assert torch.equal(out, 2 * x + t.reshape(-1, 1))
 
