@@ -21,7 +21,6 @@ __all__ = ["Denoiser", "sample_loop"]
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-@torch.no_grad()
 def sample_loop(denoiser: Denoiser, scheduler, steps: int, noise: torch.Tensor,
                 generators: Sequence[torch.Generator] | None = None,
                 on_step: Callable[[int], None] | None = None) -> torch.Tensor:
@@ -56,10 +55,13 @@ def sample_loop(denoiser: Denoiser, scheduler, steps: int, noise: torch.Tensor,
     if generators is not None and "generator" in inspect.signature(scheduler.step).parameters:
         step_kwargs["generator"] = list(generators)
     x = noise * scheduler.init_noise_sigma
-    for index, t in enumerate(scheduler.timesteps):
-        t_batch = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
-        output = denoiser(scheduler.scale_model_input(x, t), t_batch)
-        x = scheduler.step(output, t, x, **step_kwargs).prev_sample
-        if on_step is not None:
-            on_step(index)
+    # a with-block, not a decorator: sampling never needs gradients, and mutation testing
+    # (mutmut) skips decorated functions
+    with torch.no_grad():
+        for index, t in enumerate(scheduler.timesteps):
+            t_batch = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
+            output = denoiser(scheduler.scale_model_input(x, t), t_batch)
+            x = scheduler.step(output, t, x, **step_kwargs).prev_sample
+            if on_step is not None:
+                on_step(index)
     return x

@@ -37,7 +37,6 @@ def network_denoiser(model, condition: dict | None = None, guidance: float | Non
     return NetworkDenoiser(model, condition, eval_batch=eval_batch)
 
 
-@torch.no_grad()
 def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds, shape, cond: dict | None = None,
                   guidance: float | None = None, batch: int = 16, eval_batch: int = 8, device="cpu", progress: bool = True,
                   clamp: tuple[float, float] | None = (-1.0, 1.0), clip_x0: bool | None = None) -> np.ndarray:
@@ -87,7 +86,8 @@ def sample_images(model, scheduler_config: dict, sampler: str, steps: int, seeds
         generators = image_generators(chunk)
         condition = {k: v[start : start + len(chunk)].to(device) for k, v in (cond or {}).items()}
         denoiser = network_denoiser(model, condition, guidance, eval_batch)
-        # a fresh scheduler per chunk: multistep solvers keep state between steps
+        # a fresh scheduler per chunk: multistep solvers keep state between steps; the loop
+        # runs without gradients
         x = sample_loop(denoiser, make_scheduler(sampler, scheduler_config), steps, initial_noise(generators, shape, device),
                         generators, on_step=lambda _: bar.update(len(chunk)))
         if clamp is not None:

@@ -24,12 +24,12 @@ def scheduler_config(timesteps: int = 1000, schedule: str = "linear", prediction
         raise HeliogenError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     if prediction not in PREDICTIONS:
         raise HeliogenError(f"unknown prediction {prediction!r}; choose from {', '.join(PREDICTIONS)}")
+    if timesteps < 2:  # checked first: T = 0 would divide by zero below
+        raise HeliogenError("the schedule needs at least 2 timesteps")
     scale = 1000.0 / timesteps
     if schedule == "linear" and 0.02 * scale >= 1.0:
         # beta_T = 0.02 * 1000/T reaches 1 (alphabar 0) at T = 20: the process would be undefined
         raise HeliogenError(f"the linear schedule needs at least 21 timesteps (got {timesteps})")
-    if timesteps < 2:
-        raise HeliogenError("the schedule needs at least 2 timesteps")
     config = {
         "num_train_timesteps": int(timesteps),
         "beta_schedule": "linear" if schedule == "linear" else "squaredcos_cap_v2",
@@ -50,7 +50,7 @@ def make_scheduler(kind: str, config: dict):
     ``ddpm`` is ancestral sampling with ADM's fixed small variance, the posterior's
     ``beta~_t = (1 - alphabar_{t-1}) / (1 - alphabar_t) beta_t`` (Ho et al. 2020, eq. 7), and ``ddpm-large`` with
     ``sigma_t^2 = beta_t`` (sec. 3.2: exact for unit-variance data, where ``beta~_t`` is exact for a point).
-    x0 clipping follows the config's ``clip_sample`` for every sampler.
+    x0 clipping follows the config's ``clip_sample`` for every sampler; ``dpmpp`` clips to [-1, 1] only.
     """
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
@@ -66,12 +66,16 @@ def make_scheduler(kind: str, config: dict):
         cfg = {k: v for k, v in config.items() if not k.startswith("clip_sample")}
         # DPM-Solver++ works on x0 predictions; at t near T they amplify the model's error by
         # 1/sqrt(alphabar) (~150x for ADM's linear schedule), so clip x0 to [-1, 1] as DDPM/DDIM
-        # do (dynamic thresholding with a ceiling of 1 is exactly that clip).
+        # do (dynamic thresholding with a ceiling of 1 is exactly that clip; with a higher ceiling
+        # it rescales x0 into [-1, 1] instead, so any other range is refused).
+        clip = config.get("clip_sample", True)
+        if clip and config.get("clip_sample_range", 1.0) != 1.0:
+            raise HeliogenError(f"dpmpp clips x0 to [-1, 1] only, not to clip_sample_range {config['clip_sample_range']}; "
+                                "use ddpm or ddim, or turn clip_sample off")
         # Steps uniform in log-SNR (lambda), the spacing of Lu et al. (2022, sec. 3.3): chosen
         # on a selection seed set apart from the reported ones, where it came closest to the
         # converged ODE solution (Karras sigmas next, evenly spaced timesteps far behind).
         return DPMSolverMultistepScheduler.from_config(
             cfg, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True, use_lu_lambdas=True,
-            thresholding=config.get("clip_sample", True), dynamic_thresholding_ratio=0.995,
-            sample_max_value=config.get("clip_sample_range", 1.0))
+            thresholding=clip, dynamic_thresholding_ratio=0.995, sample_max_value=1.0)
     raise HeliogenError(f"unknown sampler {kind!r}; choose from {', '.join(SAMPLERS)}")
