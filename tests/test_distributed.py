@@ -2,21 +2,15 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from torchrun import torchrun
 
 SCRIPT = Path(__file__).parent / "scripts" / "dist_train.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -30,11 +24,7 @@ def test_two_process_training(tmp_path):
     build_store(tmp_path / "euv", tmp_path / "s.zarr", "euv", 16, progress=False)
     attach_labels(tmp_path / "s.zarr", [tmp_path / "goes" / "goes_xrs_synthetic.csv"])
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(SCRIPT), str(tmp_path / "s.zarr"), str(run)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "MASTER_", "LOCAL_RANK"))}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    proc = torchrun(SCRIPT, str(tmp_path / "s.zarr"), str(run))
     assert proc.returncode == 0, proc.stderr[-4000:]
     r0, r1 = torch.load(run / "rank0.pt"), torch.load(run / "rank1.pt")
     assert r0.keys() == r1.keys()

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomic", "default_file_mode", "default_dir_mode"]
+__all__ = ["write_atomic", "write_text_atomic", "default_file_mode", "default_dir_mode"]
 
 
 def default_file_mode() -> int:
@@ -23,13 +23,16 @@ def default_dir_mode() -> int:
     return 0o777 & ~mask
 
 
-def write_text_atomic(path, text: str) -> Path:
+def write_atomic(path, write, binary: bool = True, suffix: str = "") -> Path:
+    """Create ``path`` whole or not at all: ``write(fh)`` fills a temp file beside it, which is
+    fsynced and renamed over ``path`` (``suffix`` keeps the temp name's extension for writers
+    that look at it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, default_file_mode())
@@ -38,3 +41,7 @@ def write_text_atomic(path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path, text: str) -> Path:
+    return write_atomic(path, lambda fh: fh.write(text), binary=False)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -26,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..atomic import default_file_mode
+from ..atomic import write_atomic
 from ..errors import HeliogenError
 
 __all__ = ["Directions", "find_directions", "load_directions", "parse_edit", "apply_edit", "generate_edited",
@@ -117,18 +115,7 @@ class Directions:
                       seed=np.array(self.seed), config_fingerprint=np.array(self.config_fingerprint),
                       mapping_fingerprint=np.array(self.mapping_fingerprint))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **fields)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, default_file_mode())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, lambda fh: np.savez(fh, **fields), suffix=".npz")
         except OSError as err:
             raise HeliogenError(f"cannot write {path}: {err.strerror or err}") from None
         return path

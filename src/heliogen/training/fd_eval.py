@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomic
 from ..errors import HeliogenError
 from .best import read_best, write_best
 
@@ -126,11 +125,7 @@ class FDEvaluator:
                 log.warning("%s is damaged; recomputing it", path)
         real = load_images(s.eval_data, n=s.eval_n, normalisation=self.normalisation, seed=0)
         features = self.features(real.unit())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, features=features, about=json.dumps(want))
-        os.replace(tmp, path)
+        write_atomic(path, lambda fh: np.savez(fh, features=features, about=json.dumps(want)), suffix=".npz")
         return features
 
     def features(self, unit_images) -> np.ndarray:
