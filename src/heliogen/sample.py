@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .errors import HeliogenError
 
-__all__ = ["RunSampler", "SAMPLERS", "register_sampler", "sample_run", "COMMON_OPTIONS", "output_folder", "sample_seeds"]
+__all__ = ["RunSampler", "SAMPLERS", "register_sampler", "sample_run", "COMMON_OPTIONS", "output_folder", "sample_seeds",
+           "load_for_sampling"]
 
 # options every sampler takes: how many, which seeds, which weights, where it runs
 COMMON_OPTIONS = frozenset({"n", "seed", "batch", "checkpoint", "device", "progress", "weights"})
@@ -47,6 +48,19 @@ def output_folder(out) -> Path:
     except OSError as err:
         raise HeliogenError(f"cannot create {out}: {err.strerror}") from None
     return out
+
+
+def load_for_sampling(run_dir, kind: str, label: str, module: str, checkpoint=None, weights: str = "ema", device: str = "auto"):
+    """The run, its checkpoint and the ``module`` to sample with (EMA or raw weights, on
+    ``device``); a run of another kind than ``kind`` is one error naming the ``label`` wanted."""
+    from .device import resolve_device
+    from .training.rundir import open_run
+
+    run = open_run(run_dir)
+    if run.kind != kind:
+        raise HeliogenError(f"{run.path} is a {run.kind} run, not a {label} run")
+    ckpt = run.checkpoint(checkpoint)
+    return run, ckpt, run.load_module(module, ema=weights == "ema", checkpoint=ckpt, device=resolve_device(device))
 
 
 def sample_seeds(seed: int, n: int) -> list[int]:

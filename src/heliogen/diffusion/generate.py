@@ -16,10 +16,8 @@ import torch
 from ..data.fitsio import write_map
 from ..data.goes import GOES_CLASSES, class_midpoint_flux, goes_class
 from ..data.grid_header import grid_map
-from ..device import resolve_device
 from ..errors import HeliogenError
 from ..sample import output_folder, sample_seeds
-from ..training.rundir import open_run
 from .sampling import sample_images
 
 __all__ = ["sample_diffusion_run", "conditions_for"]
@@ -72,12 +70,10 @@ def sample_diffusion_run(run_dir, out, n=16, sampler="dpmpp", steps=20, classes=
     """
     from ..viz.quicklook import plot_grid
 
-    dev = resolve_device(device)
-    run = open_run(run_dir)
-    if run.kind != "diffusion":
-        raise HeliogenError(f"{run.path} is a {run.kind} run, not a diffusion run")
-    ckpt = run.checkpoint(checkpoint)
-    model = run.load_module("model", ema=weights == "ema", checkpoint=ckpt, device=dev)
+    from ..sample import load_for_sampling
+
+    run, ckpt, model = load_for_sampling(run_dir, "diffusion", "diffusion", "model", checkpoint, weights, device)
+    dev = next(model.parameters()).device
     conditions = conditions_for(model.cond, classes, fluxes)
     if guidance is not None and not model.conditioned:
         raise HeliogenError("--guidance needs a conditional model; this one is unconditional")

@@ -13,10 +13,8 @@ import numpy as np
 
 from ..data.fitsio import write_map
 from ..data.grid_header import grid_map
-from ..device import resolve_device
 from ..errors import HeliogenError
-from ..sample import output_folder, sample_seeds
-from ..training.rundir import open_run
+from ..sample import load_for_sampling, output_folder, sample_seeds
 
 __all__ = ["sample_gan_run", "EVAL_BATCH"]
 
@@ -54,12 +52,7 @@ def sample_gan_run(run_dir, out, n: int = 16, seed: int = 0, batch: int = 16, ch
 
     if not 0.0 <= float(truncation) <= 1.0:
         raise HeliogenError(f"--truncation {truncation} must lie in [0, 1]")
-    dev = resolve_device(device)
-    run = open_run(run_dir)
-    if run.kind != "gan":
-        raise HeliogenError(f"{run.path} is a {run.kind} run, not a GAN run")
-    ckpt = run.checkpoint(checkpoint)
-    G = run.load_module("G", ema=weights == "ema", checkpoint=ckpt, device=dev)
+    run, ckpt, G = load_for_sampling(run_dir, "gan", "GAN", "G", checkpoint, weights, device)
     out = output_folder(out)
     seeds = sample_seeds(seed, n)
     draw = _edited_generate(G, run, edit, directions_path) if edit else G.generate
