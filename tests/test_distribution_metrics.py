@@ -7,6 +7,7 @@ density and coverage (Kynkäänniemi et al. 2019, Naeem et al. 2020), hand-count
 plain loops over the flare poster's cluster formulas.
 """
 
+import json
 import logging
 import re
 
@@ -19,7 +20,7 @@ from sklearn.cluster import KMeans
 from heliogen.errors import HeliogenError
 from heliogen.evaluate.metrics import prdc as prdc_module
 from heliogen.evaluate.metrics.cluster import ClusterModel, cluster_metrics, fit_clusters, halves_benchmark
-from heliogen.evaluate.metrics.fd import check_features, fd_from_features, frechet_distance, gaussian_stats
+from heliogen.evaluate.metrics.fd import _eigvalsh, check_features, fd_from_features, frechet_distance, gaussian_stats
 from heliogen.evaluate.metrics.kid import kid, mmd2_unbiased, polynomial_kernel
 from heliogen.evaluate.metrics.prdc import knn_radii, prdc
 
@@ -155,6 +156,28 @@ def test_fd_rejects_mismatched_or_non_finite_statistics():
             frechet_distance(*args)
 
 
+def test_fd_reports_overflow_instead_of_returning_nan():
+    # Finite but huge entries: symmetrising 1.5e308 overflows to inf, products of 1e200 overflow.
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(HeliogenError, match="^Gaussian statistics contain NaN or infinite values$"):
+            frechet_distance([0.0, 0.0], np.diag([1.5e308, 1.0]), [0.0, 0.0], np.eye(2))
+        with pytest.raises(HeliogenError, match=r"^the Fréchet distance overflows float64 \(nan\); rescale the features$"):
+            frechet_distance([0.0, 0.0], 1e200 * np.eye(2), [0.0, 0.0], 1e200 * np.eye(2))
+        with pytest.raises(HeliogenError, match=r"^the Fréchet distance overflows float64 \(inf\)"):
+            frechet_distance([1e200, 0.0], np.eye(2), [-1e200, 0.0], np.eye(2))
+
+
+def test_eigvalsh_returns_float64_eigenvalues_for_any_real_input():
+    # [[2, 1], [1, 2]] has eigenvalues 1 and 3; integer and float32 input are computed in float64.
+    for m in (np.array([[2, 1], [1, 2]]), np.array([[2, 1], [1, 2]], dtype=np.float32)):
+        lam = _eigvalsh(m)
+        assert lam.dtype == np.float64
+        np.testing.assert_allclose(lam, [1.0, 3.0], rtol=1e-15)
+    # float64 resolves eigenvalues 1e-12 apart, which float32 (eps 1.2e-7) would merge.
+    lam = _eigvalsh(np.diag([1.0, 1.0 + 1e-12]))
+    assert lam[1] - lam[0] == pytest.approx(1e-12, rel=1e-3)
+
+
 def test_fd_from_features_matches_sqrtm_and_names_the_dimensions():
     rng = np.random.default_rng(14)
     x, y = rng.normal(size=(20, 3)), rng.normal(0.5, 2.0, size=(15, 3))
@@ -249,6 +272,10 @@ def test_kid_single_subset_has_zero_std_and_errors_are_clear():
     assert one["std"] == 0.0 and one["n_subsets"] == 1
     # With the whole sets as the one subset the estimate is the full-sample unbiased MMD^2.
     assert one["mean"] == pytest.approx(_mmd2_loops(x, y), rel=1e-12)
+    # The subset size is capped by the smaller set, whichever it is.
+    small = kid(x[:3], y, n_subsets=2)
+    assert small["subset_size"] == 3
+    assert (small["mean"], small["std"]) == pytest.approx(_kid_loops(x[:3], y, 2, 3, seed=0), rel=1e-12)
     with pytest.raises(HeliogenError, match="^KID needs at least one subset$"):
         kid(x, y, n_subsets=0)
     with pytest.raises(HeliogenError, match="^feature dimensions differ: 2 vs 3$"):
@@ -339,6 +366,8 @@ def test_prdc_sample_count_errors_name_k_and_both_sizes():
         prdc(x, np.arange(5.0)[:, None])
     with pytest.raises(HeliogenError, match=r"^fake features has 1 sample\(s\)"):
         prdc(x, y[:1])
+    with pytest.raises(HeliogenError, match=r"^real features has 1 sample\(s\)"):
+        prdc(x[:1], y)
 
 
 # ----------------------------------------------------------------------------- cluster metrics
@@ -399,6 +428,10 @@ def test_cluster_metrics_and_halves_default_to_ten_clusters_seed_zero():
     got = cluster_metrics(ref, gen)
     assert got["k"] == 10 and got["counts_gen"] == expected["counts_gen"]
     assert (got["ce"], got["cd"], got["cs"]) == pytest.approx((expected["ce"], expected["cd"], expected["cs"]), rel=1e-12)
+    expected = _cluster_loops(_kmeans_centres(ref, 6, 3), ref, gen)
+    got = cluster_metrics(ref, gen, k=6, seed=3)
+    assert got["k"] == 6 and got["counts_gen"] == expected["counts_gen"]
+    assert (got["ce"], got["cd"], got["cs"]) == pytest.approx((expected["ce"], expected["cd"], expected["cs"]), rel=1e-12)
     x = rng.uniform(size=(41, 2))
     perm = np.random.default_rng(0).permutation(41)
     first, second = x[perm[:20]], x[perm[20:40]]
@@ -440,7 +473,8 @@ def test_cluster_metrics_by_hand_on_a_fixed_model():
     assert got["ce"] == pytest.approx(((4 - 2) ** 2 / 4 + (0 - 2) ** 2 / 4) / 2, rel=1e-14)
     assert got["cd"] == pytest.approx(2.0 / np.sqrt(5.0), rel=1e-14)
     assert got["cs"] == 0.0  # one distance has no spread around its own RMS
-    assert got["counts_gen"] == [1, 0] and got["counts_ref"] == [2, 2] and got["k"] == 2
+    # Counts are reported as integers (they go into JSON reports as such).
+    assert json.dumps(got["counts_gen"]) == "[1, 0]" and json.dumps(got["counts_ref"]) == "[2, 2]" and got["k"] == 2
     # Generated: distances 1, 3 around centre 0 and 2, 6 around centre 1 (3 : 1 occupancy rescaled).
     gen = np.array([[1.0], [-3.0], [4.0], [102.0], [94.0]])
     got = cluster_metrics(None, gen, model=model)
@@ -491,10 +525,13 @@ def test_halves_benchmark_compares_two_disjoint_random_halves():
     got = halves_benchmark(x, k=2)
     assert got == {"ce": pytest.approx(expected["ce"], rel=1e-12), "cd": pytest.approx(expected["cd"], rel=1e-12),
                    "cs": pytest.approx(expected["cs"], rel=1e-12), "k": 2, "n_per_half": 11}
-    perm = np.random.default_rng(5).permutation(23)
-    first, second = x[perm[:11]], x[perm[11:22]]
-    expected = _cluster_loops(fit_clusters(first, k=2, seed=5).centres, first, second)
-    assert halves_benchmark(x, k=2, seed=5)["cd"] == pytest.approx(expected["cd"], rel=1e-12)
+    # The seed drives both the split and the KMeans fit (uniform points: the fit depends on it).
+    u = np.random.default_rng(131).uniform(size=(31, 2))
+    perm = np.random.default_rng(5).permutation(31)
+    first, second = u[perm[:15]], u[perm[15:30]]
+    expected = _cluster_loops(_kmeans_centres(first, 5, 5), first, second)
+    got = halves_benchmark(u, k=5, seed=5)
+    assert (got["ce"], got["cd"], got["cs"]) == pytest.approx((expected["ce"], expected["cd"], expected["cs"]), rel=1e-12)
 
 
 def test_halves_benchmark_needs_four_samples():
