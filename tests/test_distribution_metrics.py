@@ -75,6 +75,11 @@ def test_gaussian_stats_warn_exactly_when_the_covariance_is_singular(caplog):
         gaussian_stats(rng.normal(size=(3, 3)))  # N == D: rank at most D - 1
     assert [r.getMessage() for r in caplog.records] == [
         "FD from 3 samples of 3-d features: the covariance is singular and the FD biased upward"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="heliogen"):
+        gaussian_stats(rng.normal(size=(2, 5)))
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "FD from 2 samples of 5-d features: the covariance is singular and the FD biased upward")]
 
 
 def test_fd_matches_sqrtm_on_small_full_covariances():
