@@ -161,6 +161,14 @@ def test_fd_rejects_mismatched_or_non_finite_statistics():
             frechet_distance(*args)
 
 
+def test_fd_converts_integer_means_of_any_size_to_float64():
+    # Python integers beyond int64 are valid array_like means; as float64 they differ by (0, 3).
+    got = frechet_distance([2**64, 3], np.eye(2), [2**64, 0], np.eye(2))
+    assert got == pytest.approx(9.0, rel=1e-15)
+    got = frechet_distance([0, 0], np.eye(2), [2**64, 0], np.eye(2))
+    assert got == pytest.approx(float(2**64) ** 2, rel=1e-15)
+
+
 def test_fd_reports_overflow_instead_of_returning_nan():
     # Finite but huge entries: symmetrising 1.5e308 overflows to inf, products of 1e200 overflow.
     with np.errstate(over="ignore", invalid="ignore"):
