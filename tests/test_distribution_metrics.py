@@ -169,6 +169,19 @@ def test_fd_converts_integer_means_of_any_size_to_float64():
     assert got == pytest.approx(float(2**64) ** 2, rel=1e-15)
 
 
+def test_fd_takes_float32_and_big_integer_covariances_as_float64():
+    # float32 statistics (typical network features) give the FD of the same values in float64.
+    mu1, mu2 = np.array([0.1, 0.7], np.float32), np.array([0.3, -0.2], np.float32)
+    s1 = np.array([[1.1, 0.3], [0.3, 2.3]], np.float32)
+    s2 = np.array([[0.7, -0.1], [-0.1, 1.9]], np.float32)
+    expected = _fd_sqrtm(*(a.astype(np.float64) for a in (mu1, s1, mu2, s2)))
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-12)
+    # Python integers beyond int64 in either covariance: identical Gaussians, FD 0.
+    big = [[2**64, 0], [0, 1]]
+    assert frechet_distance([0, 0], big, [0, 0], np.array(big, dtype=np.float64)) == pytest.approx(0.0, abs=1e-3)
+    assert frechet_distance([0, 0], np.array(big, dtype=np.float64), [0, 0], big) == pytest.approx(0.0, abs=1e-3)
+
+
 def test_fd_reports_overflow_instead_of_returning_nan():
     # Finite but huge entries: symmetrising 1.5e308 overflows to inf, products of 1e200 overflow.
     with np.errstate(over="ignore", invalid="ignore"):
