@@ -51,7 +51,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "fd-kid-prdc-cluster": (
         ["src/heliogen/evaluate/metrics/fd.py", "src/heliogen/evaluate/metrics/kid.py",
          "src/heliogen/evaluate/metrics/prdc.py", "src/heliogen/evaluate/metrics/cluster.py"],
-        ["tests/test_eval_metrics.py", "tests/test_distribution_metrics.py"],
+        ["tests/test_eval_metrics.py", "tests/test_distribution_metrics.py",
+         "tests/test_prdc_cluster_metrics.py"],
     ),
     "physics-fourier-uncertainty": (
         ["src/heliogen/evaluate/metrics/physics.py", "src/heliogen/evaluate/metrics/fourier.py",

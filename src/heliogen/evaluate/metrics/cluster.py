@@ -53,7 +53,8 @@ def fit_clusters(reference, k: int = 10, seed: int = 0) -> ClusterModel:
         raise HeliogenError(f"KMeans left {int((counts == 0).sum())} of K={k} clusters empty; lower K")
     rms = float(np.sqrt(np.mean(dist**2)))
     std = float(np.sqrt(np.mean((dist - rms) ** 2)))
-    if rms <= 0 or std <= 0:
+    # rms = 0 means every distance is 0, hence std = 0 too: the spread alone decides.
+    if std <= 0:
         raise HeliogenError("the reference features have no spread around their cluster centres (identical samples?)")
     model.ref_counts, model.ref_rms, model.ref_std = counts, rms, std
     return model

@@ -94,17 +94,24 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     -------
     float
         The distance, >= 0 (round-off below zero is clipped to 0).
+
+    Raises
+    ------
+    HeliogenError
+        Mismatched shapes, non-finite statistics (also after symmetrising), or a distance
+        that overflows float64.
     """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
         raise HeliogenError(f"Gaussian statistics do not match: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
+    # Symmetrise against round-off so eigh sees exactly symmetric input; checked for finiteness
+    # afterwards, so an overflow of huge entries is reported rather than turned into NaN.
+    s1, s2 = (s1 + s1.T) / 2.0, (s2 + s2.T) / 2.0
     for a in (mu1, mu2, s1, s2):
         if not np.isfinite(a).all():
             raise HeliogenError("Gaussian statistics contain NaN or infinite values")
-    # Symmetrise against round-off so eigh sees exactly symmetric input.
-    s1, s2 = (s1 + s1.T) / 2.0, (s2 + s2.T) / 2.0
     import scipy.linalg
 
     try:
@@ -119,6 +126,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
     diff = mu1 - mu2
     fd = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+    if not np.isfinite(fd):
+        raise HeliogenError(f"the Fréchet distance overflows float64 ({fd}); rescale the features")
     return max(fd, 0.0)
 
 
