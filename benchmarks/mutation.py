@@ -44,7 +44,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "sampling": (
         ["src/heliogen/diffusion/sampling.py", "src/heliogen/diffusion/schedule.py",
          "src/heliogen/diffusion/guidance.py", "src/heliogen/diffusion/loop.py",
-         "src/heliogen/diffusion/denoisers.py"],
+         "src/heliogen/diffusion/denoisers.py", "src/heliogen/diffusion/ddim.py"],
         ["tests/test_sampler_known_answers.py", "tests/test_sampling_loop.py",
          "tests/test_schedule_config.py", "tests/test_denoiser_wrappers.py"],
     ),

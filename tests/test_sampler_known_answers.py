@@ -169,3 +169,36 @@ def test_a_point_mass_comes_out_exactly(sampler, prediction):
     point = GaussianMixture(weights=(1.0,), means=(3.0,), stds=(0.0,))
     x, _ = run(point, sampler, 20, prediction, images=2, pixels=500)
     assert float((x - 3.0).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("steps", (6, 7, 11, 15))
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_ddim_goes_to_the_next_listed_timestep_at_any_step_count(steps, prediction):
+    """Step counts that do not divide T = 1000: diffusers' DDIM steps by T // steps (166 for 6),
+    off the trailing schedule (999, 832, 666, ...), and stops at alphabar_0 = 0.9999. heliogen's
+    DDIM steps to the next listed timestep and ends on alphabar = 1: a point mass comes out
+    exactly and a Gaussian with the exact moments of that schedule's update equations."""
+    point = GaussianMixture(weights=(1.0,), means=(3.0,), stds=(0.0,))
+    x, _ = run(point, "ddim", steps, prediction, images=2, pixels=500)
+    assert float((x - 3.0).abs().max()) < 1e-4
+    mu, s = GAUSSIAN
+    x, scheduler = run(GaussianMixture([1.0], [mu], [s]), "ddim", steps, prediction)
+    mean, var = exact_gaussian_output("ddim", scheduler, mu, s, prediction)
+    assert_moments(x, mean, var)
+
+
+@pytest.mark.parametrize("steps", (10, 20, 50))
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_ddim_equals_diffusers_where_the_stride_divides_t(steps, prediction):
+    """Where T // steps is the true stride, heliogen's DDIM is diffusers' DDIM to the bit."""
+    from diffusers import DDIMScheduler
+
+    data = GaussianMixture([1.0], list(GAUSSIAN[:1]), list(GAUSSIAN[1:]))
+    ours = make_scheduler("ddim", config(prediction))
+    theirs = DDIMScheduler.from_config(config(prediction), set_alpha_to_one=True)
+    outs = []
+    for scheduler in (ours, theirs):
+        generators = image_generators(range(2))
+        outs.append(sample_loop(ExactDenoiser(data, scheduler.alphas_cumprod, prediction), scheduler, steps,
+                                initial_noise(generators, (300,)), generators))
+    assert torch.equal(outs[0], outs[1])

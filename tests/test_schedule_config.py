@@ -203,3 +203,38 @@ def test_dpmpp_takes_the_config_without_complaint():
     finally:
         logger.removeHandler(handler)
     assert len(handler.messages) == 1 and "unknown_key" in handler.messages[0]
+
+
+def test_ddim_refuses_what_it_does_not_do_and_returns_both_forms():
+    from heliogen.diffusion.ddim import NextStepDDIMScheduler
+
+    cfg = scheduler_config(1000)
+    s = make_scheduler("ddim", cfg)
+    s.set_timesteps(10)
+    x, out = torch.full((1, 4), 0.5), torch.full((1, 4), 0.1)
+    with pytest.raises(HeliogenError, match="^heliogen's DDIM is deterministic: eta must be 0$"):
+        s.step(out, s.timesteps[0], x, eta=0.5)
+    with pytest.raises(HeliogenError, match=r"^timestep 5 is not on this DDIM schedule \(10 steps\)$"):
+        s.step(out, 5, x)
+    for bad, message in [({"thresholding": True}, "dynamic thresholding is not supported"),
+                         ({"prediction_type": "flow"}, "unknown prediction type 'flow'")]:
+        other = NextStepDDIMScheduler.from_config({**cfg, **bad}, set_alpha_to_one=True)
+        other.set_timesteps(10)
+        with pytest.raises(HeliogenError, match=message):
+            other.step(out, other.timesteps[0], x)
+    # the tuple form is the dataclass's fields; the last step lands on alphabar = 1, i.e. on x0
+    t = s.timesteps[-1]
+    a = float(s.alphas_cumprod[int(t)])
+    x0 = (0.5 - (1 - a) ** 0.5 * 0.1) / a ** 0.5
+    prev, pred = s.step(out, t, x, return_dict=False)
+    assert torch.allclose(prev, torch.full((1, 4), x0)) and torch.allclose(pred, prev)
+    # clipped x0 and, on request, the noise recomputed from it: x_prev = sqrt(a') x0c + sqrt(1 - a') eps(x0c)
+    big = torch.full((1, 4), 30.0)
+    t0, t1 = int(s.timesteps[0]), int(s.timesteps[1])
+    a0, a1 = float(s.alphas_cumprod[t0]), float(s.alphas_cumprod[t1])
+    x0c = 1.0  # (30 - sqrt(1 - a0) 0.1) / sqrt(a0) clipped to the range
+    eps_c = (30.0 - a0 ** 0.5 * x0c) / (1 - a0) ** 0.5
+    got = s.step(out, t0, big, use_clipped_model_output=True).prev_sample
+    assert torch.allclose(got, torch.full((1, 4), a1 ** 0.5 * x0c + (1 - a1) ** 0.5 * eps_c), rtol=1e-5)
+    plain = s.step(out, t0, big).prev_sample
+    assert torch.allclose(plain, torch.full((1, 4), a1 ** 0.5 * x0c + (1 - a1) ** 0.5 * 0.1), rtol=1e-5)

@@ -52,7 +52,9 @@ def make_scheduler(kind: str, config: dict):
     ``sigma_t^2 = beta_t`` (sec. 3.2: exact for unit-variance data, where ``beta~_t`` is exact for a point).
     x0 clipping follows the config's ``clip_sample`` for every sampler; ``dpmpp`` clips to [-1, 1] only.
     """
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+
+    from .ddim import NextStepDDIMScheduler
 
     if kind in ("train", "ddpm", "ddpm-large"):
         variance = "fixed_large" if kind == "ddpm-large" else "fixed_small"
@@ -60,8 +62,9 @@ def make_scheduler(kind: str, config: dict):
     if kind == "ddim":
         # The last step lands on alphabar = 1, the clean x0 prediction (DDIM eq. 12 with
         # alpha_0 = 1, as ADM samples); stopping at alphabar_0 = 0.9999 would leave 0.01 of
-        # the predicted noise in every image.
-        return DDIMScheduler.from_config(config, set_alpha_to_one=True)
+        # the predicted noise in every image. Each step goes to the next listed timestep, also
+        # where the step count does not divide T (diffusers' DDIM steps by T // steps).
+        return NextStepDDIMScheduler.from_config(config, set_alpha_to_one=True)
     if kind == "dpmpp":
         cfg = {k: v for k, v in config.items() if not k.startswith("clip_sample")}
         # DPM-Solver++ works on x0 predictions; at t near T they amplify the model's error by
