@@ -11,9 +11,9 @@ Tr((S_1 S_2)^(1/2)) = sum_i sqrt(l_i), with l_i the eigenvalues of the symmetric
 positive semi-definite matrix L^T S_2 L (S_1 = L L^T, Cholesky), which has the same
 spectrum as S_1 S_2. One Cholesky factorisation and one eigenvalues-only symmetric
 solve replace the Schur-based ``scipy.linalg.sqrtm`` (see benchmarks/bench_features.py
-for the speed and the agreement). The symmetric eigenvalue solve runs through
-``torch.linalg.eigvalsh`` in float64: torch's CPU wheels carry MKL's LAPACK, whose
-tridiagonal reduction is about twice as fast as the reference LAPACK behind scipy. A singular S_1 (fewer samples than dimensions) has no
+for the speed and the agreement). Every step runs in scipy's LAPACK and BLAS (one thread
+pool): mixing in torch's MKL for the eigenvalues was slower on AMD machines, where two pools
+of spinning threads shared two cores. A singular S_1 (fewer samples than dimensions) has no
 Cholesky factor; then S_1^(1/2) from ``eigh`` takes L's place.
 """
 
@@ -75,10 +75,10 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 
 
 def _eigvalsh(m: np.ndarray) -> np.ndarray:
-    """Eigenvalues of a symmetric float64 matrix (MKL's LAPACK through torch)."""
-    import torch
+    """Eigenvalues of a symmetric matrix, in float64 (LAPACK's divide and conquer, values only)."""
+    import scipy.linalg
 
-    return torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(m, dtype=np.float64))).numpy()
+    return scipy.linalg.eigh(np.asarray(m, dtype=np.float64), eigvals_only=True, driver="evd", check_finite=False)
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -122,7 +122,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     except scipy.linalg.LinAlgError:
         r1 = _psd_sqrt(s1)
         m = r1 @ s2 @ r1
-    lam = _eigvalsh((m + m.T) / 2.0)
+    lam = _eigvalsh(m)  # LAPACK reads the lower triangle only: no need to symmetrise M
     tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
     diff = mu1 - mu2
     fd = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
