@@ -61,9 +61,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_fourier_uncertainty_plots.py"],
     ),
     "mosaic": (
-        ["src/heliogen/mosaic/matching.py", "src/heliogen/mosaic/blending.py",
+        ["src/heliogen/mosaic/matching.py", "src/heliogen/mosaic/greedy.py", "src/heliogen/mosaic/blending.py",
          "src/heliogen/mosaic/refine.py"],
-        ["tests/test_mosaic_numerics.py", "tests/test_mosaic_ga.py"],
+        ["tests/test_mosaic_numerics.py", "tests/test_mosaic_ga.py", "tests/test_mosaic.py"],
     ),
     "normalise-resample": (
         ["src/heliogen/data/normalise.py", "src/heliogen/data/resample.py"],

@@ -87,3 +87,13 @@ def test_groups_exist(capsys):
     assert code == 0
     for group in ("data", "train", "sample", "evaluate", "mosaic", "demo"):
         assert group in out
+
+
+def test_quiet_lasts_one_invocation(tmp_path, capsys):
+    """`heliogen -q` silences its own progress bars, not those of the next call in the same process."""
+    from heliogen import progress
+
+    run(["-q", "data", "synth", "--kind", "euv", "--n", "1", "--size", "32", "--out", str(tmp_path / "a")], capsys)
+    assert progress.QUIET
+    run(["data", "synth", "--kind", "euv", "--n", "1", "--size", "32", "--out", str(tmp_path / "b")], capsys)
+    assert not progress.QUIET

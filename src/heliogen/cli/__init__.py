@@ -31,10 +31,9 @@ __all__ = ["cli", "main"]
 def cli(verbose: int, quiet: bool):
     """heliogen: generative modelling of solar observations, from FITS to FITS."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    if quiet:
-        from .. import progress
+    from .. import progress
 
-        progress.QUIET = True
+    progress.QUIET = quiet  # set on every call: a quiet run must not silence the next one in the same process
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("heliogen: %(message)s"))
     logger = logging.getLogger("heliogen")
