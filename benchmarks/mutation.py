@@ -63,7 +63,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "mosaic": (
         ["src/heliogen/mosaic/matching.py", "src/heliogen/mosaic/greedy.py", "src/heliogen/mosaic/blending.py",
          "src/heliogen/mosaic/refine.py"],
-        ["tests/test_mosaic_numerics.py", "tests/test_mosaic_ga.py", "tests/test_mosaic.py"],
+        ["tests/test_mosaic_numerics.py", "tests/test_mosaic_ga.py", "tests/test_greedy_matcher.py", "tests/test_mosaic.py"],
     ),
     "normalise-resample": (
         ["src/heliogen/data/normalise.py", "src/heliogen/data/resample.py"],
