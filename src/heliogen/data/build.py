@@ -1,7 +1,8 @@
 """``heliogen data build``: preprocess FITS files into a store, resumably, skipping bad inputs.
 
-Workers preprocess files in parallel (a process pool, results consumed in input order);
-the parent alone writes the store and commits every 16 files or 2 seconds. Re-running with the same
+Workers preprocess files in parallel (a process pool, results consumed in input order) and
+encode their rows with the store's codecs (:mod:`heliogen.data.staging`); the parent moves the
+encoded rows into place, writes the table and commits every 16 files or 2 seconds. Re-running with the same
 options skips files whose rows are already committed; files skipped before are tried
 again (they may have been fixed). Each skip is logged with its reason, kept in the store's
 ``skipped`` attribute and summarised at the end.
@@ -13,6 +14,7 @@ import glob
 import json
 import logging
 import multiprocessing as mp
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from ..errors import BadInput, HeliogenError
 from ..progress import bars_off
 from .fitsio import read_map
 from .kinds import kind_spec
+from .staging import adopt_rows, array_metadata, stage_rows
 from .store import Store
 
 __all__ = ["build_store", "BuildReport", "resolve_inputs"]
@@ -81,15 +84,15 @@ def resolve_inputs(spec) -> list[Path]:
 
 
 def _process(args):
-    """Worker: read and preprocess one file; never raises for a bad input."""
-    path, kind, size, options = args
+    """Worker: read, preprocess and encode one file's rows; never raises for a bad input."""
+    path, kind, size, options, staging, metadata = args
     source = str(Path(path).resolve())  # one name per file, however the input was spelled
     try:
         records = kind_spec(kind).preprocess(read_map(path), size, source, options)
         for s in records:
             if not np.isfinite(s.image).all():
                 raise BadInput("preprocessing produced non-finite values")
-        return source, records, None
+        return source, stage_rows(staging, metadata, records), None
     except BadInput as err:
         return source, None, err.reason
     except HeliogenError:
@@ -140,6 +143,7 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     pool = ctx.Pool(workers) if workers > 1 else None  # before zarr starts its I/O thread
     created = not out.exists()
+    staging = out.parent / f".{out.name}.staging"  # beside the store: moving rows in is a rename
     try:
         store = _open_or_create(out, kind, size, config, options)
         report = BuildReport(store=out)
@@ -148,13 +152,17 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
         report.already_done = len(files) - len(todo)
         skipped = dict(store.attrs.get("skipped", {}))
         store.ensure_capacity(store.n + len(todo) * spec.rows_per_file(options))
-        jobs = [(f, kind, size, options) for f in todo]
+        shutil.rmtree(staging, ignore_errors=True)  # rows a killed build staged are redone
+        staging.mkdir()
+        metadata = array_metadata(out)
+        jobs = [(f, kind, size, options, str(staging), metadata) for f in todo]
         results = pool.imap(_process, jobs) if pool else map(_process, jobs)
         _ingest(store, results, len(jobs), kind, report, skipped, progress)
     finally:
         if pool:  # every result is consumed unless an error stops the batch: then stop at once
             pool.terminate()
             pool.join()
+        shutil.rmtree(staging, ignore_errors=True)
     report.total_samples = store.n
     if created and store.n == 0:
         _remove_empty_store(out, report)
@@ -163,9 +171,6 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
 
 def _remove_empty_store(out: Path, report: BuildReport) -> None:
     """A new store that received no row is removed, and the build fails with the reasons."""
-    import shutil
-    from collections import Counter
-
     shutil.rmtree(out, ignore_errors=True)
     reasons = Counter(reason.split(" (")[0] for reason in report.skipped.values())
     summary = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common()) or "they gave no image"
@@ -183,29 +188,29 @@ def _ingest(store: Store, results, total: int, kind: str, report: BuildReport, s
     def flush():
         # One write per column and one atomic commit for a batch of files.
         nonlocal n, last
-        records = [s for batch in pending for s in batch]
-        if records:
-            images = np.stack([s.image for s in records])
-            lowres = np.stack([s.lowres for s in records]) if records[0].lowres is not None else None
-            store.ensure_capacity(n + len(records))
-            store.write_rows(n, images, [s.fields for s in records], lowres)
-            norm.update(images)
-            n += len(records)
+        rows = sum(staged.k for staged in pending)
+        if rows:
+            store.ensure_capacity(n + rows)
+            store.write_fields(n, [f for staged in pending for f in staged.fields])
+            for staged in pending:
+                adopt_rows(store.group, store.path, n, staged)
+                norm.update(np.array([staged.lo, staged.hi]))  # the extremes fold as the whole rows would
+                n += staged.k
         store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
         pending.clear()
         last = time.monotonic()
 
     try:
-        for source, records, reason in tqdm(results, total=total, desc=f"build {kind}", unit="file", disable=bars_off(progress)):
+        for source, staged, reason in tqdm(results, total=total, desc=f"build {kind}", unit="file", disable=bars_off(progress)):
             if reason is not None:
                 log.warning("skip %s: %s", source, reason)
                 skipped[source] = reason
                 report.skipped[source] = reason
             else:
                 skipped.pop(source, None)
-                pending.append(records)
+                pending.append(staged)
                 report.added_files += 1
-                report.added_samples += len(records)
+                report.added_samples += staged.k
             if len(pending) >= COMMIT_FILES or time.monotonic() - last > COMMIT_SECONDS:
                 flush()
     finally:

@@ -195,6 +195,8 @@ class Store:
     # -- writing (builders and label attachers) ---------------------------------------
     def ensure_capacity(self, rows: int) -> None:
         """Grow every row-indexed array to hold at least ``rows`` rows."""
+        if rows <= getattr(self, "_capacity", -1):  # a build asks before every batch: skip the lookups
+            return
         for name in ("images", "lowres"):
             if name in self.group and self.group[name].shape[0] < rows:
                 self.group[name].resize((rows, *self.group[name].shape[1:]))
@@ -202,6 +204,7 @@ class Store:
             col = self.group["table"][name]
             if col.shape[0] < rows:
                 col.resize((rows,))
+        self._capacity = rows
 
     def write_rows(self, start: int, images: np.ndarray, fields: list[dict], lowres: np.ndarray | None = None) -> None:
         """Write rows ``start..start+k`` (uncommitted until :meth:`commit`)."""
@@ -209,6 +212,11 @@ class Store:
         self.group["images"][start : start + k] = images
         if lowres is not None:
             self.group["lowres"][start : start + k] = lowres
+        self.write_fields(start, fields)
+
+    def write_fields(self, start: int, fields: list[dict]) -> None:
+        """Write the table fields of rows ``start..start+len(fields)`` (uncommitted)."""
+        k = len(fields)
         table = self.group["table"]
         for name, dtype in TABLE_COLUMNS.items():
             if name not in table:  # a store begun by an older heliogen: its earlier rows read as unknown
@@ -216,7 +224,7 @@ class Store:
                                    dtype=str if dtype == "str" else dtype, fill_value=_fill(dtype))
         for name in TABLE_COLUMNS:
             values = [f[name] for f in fields]
-            self.group["table"][name][start : start + k] = np.asarray(values, dtype=object if TABLE_COLUMNS[name] == "str" else TABLE_COLUMNS[name])
+            table[name][start : start + k] = np.asarray(values, dtype=object if TABLE_COLUMNS[name] == "str" else TABLE_COLUMNS[name])
 
     def write_column(self, name: str, values: np.ndarray, dtype: str) -> None:
         """Create or replace a table column over the committed rows (used for labels)."""
