@@ -240,6 +240,23 @@ def test_grey_images_are_repeated_to_rgb_and_resized_only_below_224():
     assert torch.equal(build(resolution=256).prepare(big, augment=False), big.repeat(1, 3, 1, 1))
 
 
+def test_a_smaller_feature_input_resizes_to_it_and_shrinks_the_logit_maps():
+    import torch.nn.functional as F
+
+    x = images(n=1)
+    D = build(feature_input=128, discriminators=(1, 4)).eval()
+    prepared = D.prepare(x, augment=False)
+    expected = F.interpolate(x.repeat(1, 3, 1, 1), size=(128, 128), mode="bilinear", align_corners=False)
+    assert torch.equal(prepared, expected)
+    # heads planned for 256 px: 128 px gives maps half as wide as at 256 (5x5 there, 4x4 at 224)
+    assert [tuple(t.shape[-2:]) for t in D(x, augment=False)] == [(1, 1), (1, 1)]
+    assert [tuple(t.shape[-2:]) for t in build(discriminators=(1, 4)).eval()(x, augment=False)] == [(4, 4), (4, 4)]
+    assert ProjectedDiscriminator.from_config(D.config).feature_input == 128
+    for bad in (64, 256):
+        with pytest.raises(HeliogenError, match="feature_input must be from 128 to 224"):
+            build(feature_input=bad)
+
+
 def test_full_size_input_gives_upstream_five_by_five_logits():
     # at 256 px the coarsest tap is 8x8 and the head's 4x4 valid convolution leaves 5x5
     D = build(resolution=256, projection="ccm", discriminators=(4,)).eval()

@@ -41,6 +41,8 @@ def _gan_options(f):
         click.option("--no-augment", is_flag=True, help="No DiffAugment (projected D) or ADA (StyleGAN2 D)."),
         click.option("--head-width", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
                      help="Multiplier on the projected D's patch-discriminator channels."),
+        click.option("--feature-input", type=click.IntRange(128, 224), default=224, show_default=True,
+                     help="Side that smaller images are resized to for the projected D's backbone (224 as upstream; less is cheaper)."),
         click.option("--r1-gamma", type=click.FloatRange(min=0), default=10.0, show_default=True, help="R1 weight (StyleGAN2 D)."),
         click.option("--r1-interval", type=click.IntRange(min=1), default=16, show_default=True,
                      help="Lazy R1 every K steps, scaled by K (StyleGAN2 D)."),
@@ -58,7 +60,7 @@ def _gan_options(f):
 @_gan_options
 def gan(generator, discriminator, z_dim, w_dim, mapping_layers, channel_base, channel_max, style_mixing, lr_g, lr_d, betas,
         backbone, backbone_weights, unfreeze_backbone, projection, trainable_projection, discriminators, no_augment,
-        head_width, r1_gamma, r1_interval, ada_target, ada_kimg, **kwargs):
+        head_width, feature_input, r1_gamma, r1_interval, ada_target, ada_kimg, **kwargs):
     """Train a StyleGAN2 generator against a ProjectedGAN or StyleGAN2-ADA discriminator. Unless
     given, --batch 32, --grad-clip 0, --ema-kimg 10 and --ema-rampup 0.05 (StyleGAN2's EMA of G;
     --ema alone asks for a fixed decay instead); G and D take --lr-g and --lr-d, not --lr."""
@@ -84,6 +86,6 @@ def gan(generator, discriminator, z_dim, w_dim, mapping_layers, channel_base, ch
                      betas=list(betas), backbone=backbone, backbone_weights=backbone_weights, unfreeze_backbone=unfreeze_backbone,
                      projection=projection, trainable_projection=trainable_projection,
                      discriminators=[int(k) for k in discriminators.split(",")], augment=not no_augment, head_width=head_width,
-                     r1_gamma=r1_gamma, r1_interval=r1_interval, ada_target=ada_target, ada_kimg=ada_kimg)
+                     feature_input=feature_input, r1_gamma=r1_gamma, r1_interval=r1_interval, ada_target=ada_target, ada_kimg=ada_kimg)
     check_gan_settings(gs)
     report_result(train_gan(kwargs["data"], kwargs["out"], settings_from(kwargs, defaults), gs))

@@ -67,6 +67,7 @@ class GANSettings:
     discriminators: list = field(default_factory=lambda: [1, 2, 3, 4])
     augment: bool = True  # DiffAugment (projected) or ADA (stylegan2)
     head_width: float = 1.0
+    feature_input: int = 224  # the side smaller images are resized to for the backbone
     # StyleGAN2 discriminator
     r1_gamma: float = 10.0
     r1_interval: int = 16
@@ -106,7 +107,8 @@ def build_gan(gs: GANSettings, resolution: int, channels: int) -> tuple:
         D = ProjectedDiscriminator(backbone=gs.backbone, backbone_weights=gs.backbone_weights,
                                    unfreeze_backbone=gs.unfreeze_backbone, projection=gs.projection,
                                    trainable_projection=gs.trainable_projection, discriminators=tuple(gs.discriminators),
-                                   augment=gs.augment, in_channels=channels, resolution=resolution, head_width=gs.head_width)
+                                   augment=gs.augment, in_channels=channels, resolution=resolution, head_width=gs.head_width,
+                                   feature_input=gs.feature_input)
     else:
         D = StyleGAN2Discriminator(resolution=resolution, in_channels=channels, channel_base=gs.channel_base,
                                    channel_max=gs.channel_max)

@@ -1,8 +1,8 @@
 """The ProjectedGAN discriminator (Sauer et al. 2021) with every ablation of the full-disk EUV
 study's table 1 as a constructor option.
 
-Pipeline: DiffAugment -> grey repeated to RGB -> bilinear resize to 224 px when the training
-resolution is below 224 -> EfficientNet-Lite taps (strides 4/8/16/32) -> CCM/CSM projection ->
+Pipeline: DiffAugment -> grey repeated to RGB -> bilinear resize to 224 px (``feature_input``)
+when the training resolution is below it -> EfficientNet-Lite taps (strides 4/8/16/32) -> CCM/CSM projection ->
 one patch discriminator per selected scale. Images are expected in [-1, 1].
 """
 
@@ -23,7 +23,8 @@ from .projection import FeatureProjection
 
 __all__ = ["ProjectedDiscriminator", "FEATURE_INPUT", "PLANNED_INPUT"]
 
-FEATURE_INPUT = 224  # the size a sub-224 px image is resized to
+FEATURE_INPUT = 224  # the size a sub-224 px image is resized to (upstream's interp224)
+MIN_FEATURE_INPUT = 128  # below it the coarsest tap is under 4 px, too small for a head's last 4x4 convolution
 PLANNED_INPUT = 256  # heads are sized for the feature maps of a 256 px input, as upstream
 
 
@@ -56,11 +57,15 @@ class ProjectedDiscriminator(ModelMixin, ConfigMixin):
     in_channels : int
         Image channels, 1 (repeated to RGB) or 3.
     resolution : int
-        Training resolution; below 224 images are resized to 224 px.
+        Training resolution; below ``feature_input`` images are resized to it.
     projection_channels : int
         CCM width of the finest tap (64, the study's ``out_channels``).
     head_width : float
         Multiplier on the patch discriminators' channels (1.0 upstream).
+    feature_input : int
+        The side a smaller image is resized to before the backbone: 224 as upstream. The
+        backbone's cost grows with its square, so CPU runs may pass less (128 costs a third);
+        the heads stay planned for a 256 px input, so their logit maps shrink with it.
 
     Notes
     -----
@@ -76,10 +81,13 @@ class ProjectedDiscriminator(ModelMixin, ConfigMixin):
     def __init__(self, backbone: str = "lite0", backbone_weights: str | None = None, unfreeze_backbone: bool = False,
                  projection: str = "ccm+csm", trainable_projection: bool = False, discriminators=(1, 2, 3, 4),
                  augment: bool = True, in_channels: int = 1, resolution: int = 256, projection_channels: int = 64,
-                 head_width: float = 1.0):
+                 head_width: float = 1.0, feature_input: int = FEATURE_INPUT):
         super().__init__()
         if int(in_channels) not in (1, 3):
             raise HeliogenError(f"the ProjectedGAN discriminator takes 1 or 3 channels, not {in_channels}")
+        if not MIN_FEATURE_INPUT <= int(feature_input) <= FEATURE_INPUT:
+            raise HeliogenError(f"feature_input must be from {MIN_FEATURE_INPUT} to {FEATURE_INPUT} px, not {feature_input}")
+        self.feature_input = int(feature_input)
         self.in_channels, self.resolution = int(in_channels), int(resolution)
         self.discriminator_scales = _check_discriminators(discriminators)
         self.feature_network = LiteFeatures(backbone, backbone_weights, trainable=unfreeze_backbone)
@@ -113,8 +121,8 @@ class ProjectedDiscriminator(ModelMixin, ConfigMixin):
             x = self.diffaug(x, generator)
         if self.in_channels == 1:
             x = x.repeat(1, 3, 1, 1)
-        if self.resolution < FEATURE_INPUT:
-            x = F.interpolate(x, size=(FEATURE_INPUT, FEATURE_INPUT), mode="bilinear", align_corners=False)
+        if self.resolution < self.feature_input:
+            x = F.interpolate(x, size=(self.feature_input, self.feature_input), mode="bilinear", align_corners=False)
         return x
 
     def features(self, x: torch.Tensor, augment: bool | None = None, generator: torch.Generator | None = None) -> list[torch.Tensor]:
