@@ -183,3 +183,93 @@ def test_not_a_store_messages_say_what_a_store_is(tmp_path):
         with pytest.raises(HeliogenError) as err:
             open_bank(target)
         assert str(target) in str(err.value) and "`heliogen mosaic bank` writes" in str(err.value)
+
+
+def _same_store(a, b):
+    a, b = open_store(a), open_store(b)
+    np.testing.assert_array_equal(a.images(), b.images())
+    assert a.table().equals(b.table())
+    assert a.attrs["normalisation"] == b.attrs["normalisation"]
+
+
+def test_a_flush_cut_short_is_redone_and_the_build_resumes_to_the_same_store(synth_euv_dir, tmp_path, monkeypatch):
+    import heliogen.data.build as b
+
+    build_store(synth_euv_dir, tmp_path / "clean.zarr", "euv", 32, progress=False)
+    calls, adopt = [], b.adopt_rows
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 5:  # inside the second batch's flush, after one of its files moved in
+            raise KeyboardInterrupt
+        return adopt(*args)
+
+    monkeypatch.setattr(b, "COMMIT_FILES", 3)
+    monkeypatch.setattr(b, "adopt_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_store(synth_euv_dir, tmp_path / "cut.zarr", "euv", 32, progress=False)
+    cut, clean = open_store(tmp_path / "cut.zarr"), open_store(tmp_path / "clean.zarr")
+    assert cut.n == 6  # the flush in `finally` ran the cut batch (files 4-6) again, whole
+    rows = {src: i for i, src in enumerate(clean.column("source"))}
+    for i, src in enumerate(cut.column("source")):  # every committed row is its own file's image
+        np.testing.assert_array_equal(cut.images([i]), clean.images([rows[src]]))
+    assert not (tmp_path / "cut.zarr" / ".staging").exists()
+    monkeypatch.setattr(b, "adopt_rows", adopt)
+    build_store(synth_euv_dir, tmp_path / "cut.zarr", "euv", 32, progress=False)
+    _same_store(tmp_path / "cut.zarr", tmp_path / "clean.zarr")
+
+
+def test_a_second_build_of_a_store_is_refused_and_harms_nothing(synth_euv_dir, tmp_path):
+    from heliogen.data.staging import build_lock
+
+    files = sorted(synth_euv_dir.glob("*.fits"))
+    out = tmp_path / "s.zarr"
+    build_store(files[:4], out, "euv", 32, progress=False)
+    with build_lock(out):  # a build is running
+        (out / ".staging").mkdir()
+        (out / ".staging" / "rows-x").write_text("being staged")
+        with pytest.raises(HeliogenError, match="another build is writing"):
+            build_store(files, out, "euv", 32, progress=False)
+        with pytest.raises(HeliogenError, match="other options"):
+            build_store(files, out, "euv", 64, progress=False)
+        assert (out / ".staging" / "rows-x").read_text() == "being staged"  # the running build's rows are untouched
+    assert open_store(out).n == 4
+    build_store(files, out, "euv", 32, progress=False)  # the lock is free again: resume, and the leftover goes
+    assert open_store(out).n == 8 and not (out / ".staging").exists()
+
+
+def test_rows_are_staged_inside_the_store(synth_euv_dir, tmp_path, monkeypatch):
+    import heliogen.data.build as b
+
+    files = sorted(synth_euv_dir.glob("*.fits"))
+    real = tmp_path / "real" / "s.zarr"
+    build_store(files[:2], real, "euv", 32, progress=False)
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real, target_is_directory=True)  # a store reached through a link (or a mount point)
+    seen, stage = [], b.stage_rows
+    monkeypatch.setattr(b, "stage_rows", lambda staging, *a: seen.append(Path(staging)) or stage(staging, *a))
+    build_store(files, link, "euv", 32, progress=False)
+    assert set(seen) == {link / ".staging"}  # inside the store: moving rows in never crosses a filesystem
+    assert sorted(p.name for p in real.iterdir() if p.name.startswith(".")) == [".build.lock"]
+    assert open_store(real).n == 8 and set(open_store(real).group.keys()) == {"images", "table"}
+
+
+def test_a_full_disk_while_staging_ends_the_build_and_keeps_what_was_committed(synth_euv_dir, tmp_path, monkeypatch):
+    import errno
+
+    import heliogen.data.build as b
+
+    calls, stage = [], b.stage_rows
+
+    def full(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return stage(*args)
+
+    monkeypatch.setattr(b, "stage_rows", full)
+    out = tmp_path / "s.zarr"
+    with pytest.raises(HeliogenError, match="cannot write rows staged .*No space left on device"):
+        build_store(synth_euv_dir, out, "euv", 32, progress=False)
+    store = open_store(out)
+    assert store.n == 2 and store.attrs["skipped"] == {}  # the input is not blamed

@@ -1,5 +1,7 @@
 """Rows encoded by build workers and moved into a store: the bytes, stale chunks, other layouts."""
 
+from pathlib import Path
+
 import numpy as np
 
 from heliogen.data.kinds import default_normalisation
@@ -70,3 +72,60 @@ def test_a_store_with_another_chunk_layout_is_written_through_zarr(tmp_path):
     staged = stage_rows(staging, array_metadata(store.path), [Record(im, f) for im, f in zip(images, _fields(2))])
     adopt_rows(store.group, store.path, 1, staged)
     np.testing.assert_array_equal(zarr.open_array(str(store.path / "images"))[1:3], images)
+
+
+def test_a_store_with_dot_separated_chunk_keys_is_written_through_zarr(tmp_path):
+    import zarr
+
+    store = _store(tmp_path / "s.zarr")
+    del store.group["images"]
+    store.group.create_array("images", shape=(3, 1, 8, 8), chunks=(1, 1, 8, 8), dtype="float32", fill_value=0.0,
+                             chunk_key_encoding={"name": "default", "separator": "."})
+    images = np.arange(2 * 64, dtype=np.float32).reshape(2, 1, 8, 8) + 1
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staged = stage_rows(staging, array_metadata(store.path), [Record(im, f) for im, f in zip(images, _fields(2))])
+    adopt_rows(store.group, store.path, 1, staged)
+    np.testing.assert_array_equal(zarr.open_array(str(store.path / "images"))[1:3], images)
+
+
+def test_a_file_without_rows_stages_nothing(tmp_path):
+    store = _store(tmp_path / "s.zarr")
+    staged = stage_rows(tmp_path, array_metadata(store.path), [])
+    assert staged.k == 0 and staged.fields == []
+    adopt_rows(store.group, store.path, 0, staged)  # nothing to move, nothing removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
+def test_adopting_twice_after_an_interruption_keeps_every_row(tmp_path):
+    images = np.stack([np.full((1, 8, 8), v, np.float32) for v in (3.0, 0.0, 5.0)])  # the middle row is all fill
+    store = _store(tmp_path / "s.zarr")
+    store.ensure_capacity(3)
+    store.write_rows(0, np.full((3, 1, 8, 8), 7.0, np.float32), _fields(3))  # a killed build's stale rows
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staged = stage_rows(staging, array_metadata(store.path), [Record(im, f) for im, f in zip(images, _fields(3))])
+    assert staged.written == {"images": [0, 2]}
+    first = store.path / "images" / "c" / "0" / "0" / "0" / "0"
+    (staging / Path(staged.folder).name / "images" / "c" / "0" / "0" / "0" / "0").replace(first)  # cut short after one move
+    adopt_rows(store.group, store.path, 0, staged)
+    adopt_rows(store.group, store.path, 0, staged)  # a flush run again
+    store.commit(n=3)
+    np.testing.assert_array_equal(open_store(store.path).images(), images)
+
+
+def test_staged_rows_that_vanished_stop_the_build_instead_of_committing_blanks(tmp_path):
+    import shutil
+
+    import pytest
+
+    from heliogen.errors import HeliogenError
+
+    store = _store(tmp_path / "s.zarr")
+    store.ensure_capacity(1)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staged = stage_rows(staging, array_metadata(store.path), [Record(np.ones((1, 8, 8), np.float32), _fields(1)[0])])
+    shutil.rmtree(staged.folder)
+    with pytest.raises(HeliogenError, match="staged rows .* are gone"):
+        adopt_rows(store.group, store.path, 0, staged)

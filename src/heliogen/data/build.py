@@ -2,8 +2,8 @@
 
 Workers preprocess files in parallel (a process pool, results consumed in input order) and
 encode their rows with the store's codecs (:mod:`heliogen.data.staging`); the parent moves the
-encoded rows into place, writes the table and commits every 16 files or 2 seconds. Re-running with the same
-options skips files whose rows are already committed; files skipped before are tried
+encoded rows into place, writes the table and commits every 16 files or 2 seconds, holding the
+store's build lock throughout. Re-running with the same options skips files whose rows are already committed; files skipped before are tried
 again (they may have been fixed). Each skip is logged with its reason, kept in the store's
 ``skipped`` attribute and summarised at the end.
 """
@@ -27,7 +27,7 @@ from ..errors import BadInput, HeliogenError
 from ..progress import bars_off
 from .fitsio import read_map
 from .kinds import kind_spec
-from .staging import adopt_rows, array_metadata, stage_rows
+from .staging import adopt_rows, array_metadata, build_lock, stage_rows, staging_folder
 from .store import Store
 
 __all__ = ["build_store", "BuildReport", "resolve_inputs"]
@@ -84,7 +84,11 @@ def resolve_inputs(spec) -> list[Path]:
 
 
 def _process(args):
-    """Worker: read, preprocess and encode one file's rows; never raises for a bad input."""
+    """Worker: read, preprocess and encode one file's rows; never raises for a bad input.
+
+    Only reading and preprocessing are the input's fault; writing the staged rows (a full disk,
+    a lost folder) ends the build like any other store error.
+    """
     path, kind, size, options, staging, metadata = args
     source = str(Path(path).resolve())  # one name per file, however the input was spelled
     try:
@@ -92,13 +96,16 @@ def _process(args):
         for s in records:
             if not np.isfinite(s.image).all():
                 raise BadInput("preprocessing produced non-finite values")
-        return source, stage_rows(staging, metadata, records), None
     except BadInput as err:
         return source, None, err.reason
     except HeliogenError:
         raise
     except Exception as err:  # noqa: BLE001 - a broken file must not end the batch
         return source, None, f"unreadable ({type(err).__name__}: {err})"
+    try:
+        return source, stage_rows(staging, metadata, records), None
+    except OSError as err:
+        raise HeliogenError(f"cannot write rows staged for the store in {staging}: {err.strerror or err}") from None
 
 
 def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, progress: bool = True, **options) -> BuildReport:
@@ -143,26 +150,22 @@ def build_store(inputs, out, kind: str, size: int | None, workers: int = 1, prog
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     pool = ctx.Pool(workers) if workers > 1 else None  # before zarr starts its I/O thread
     created = not out.exists()
-    staging = out.parent / f".{out.name}.staging"  # beside the store: moving rows in is a rename
     try:
         store = _open_or_create(out, kind, size, config, options)
         report = BuildReport(store=out)
-        done = set(store.column("source")) if store.n else set()
-        todo = [f for f in files if str(f.resolve()) not in done]
-        report.already_done = len(files) - len(todo)
-        skipped = dict(store.attrs.get("skipped", {}))
-        store.ensure_capacity(store.n + len(todo) * spec.rows_per_file(options))
-        shutil.rmtree(staging, ignore_errors=True)  # rows a killed build staged are redone
-        staging.mkdir()
-        metadata = array_metadata(out)
-        jobs = [(f, kind, size, options, str(staging), metadata) for f in todo]
-        results = pool.imap(_process, jobs) if pool else map(_process, jobs)
-        _ingest(store, results, len(jobs), kind, report, skipped, progress)
+        with build_lock(out), staging_folder(out) as staging:
+            done = set(store.column("source")) if store.n else set()
+            todo = [f for f in files if str(f.resolve()) not in done]
+            report.already_done = len(files) - len(todo)
+            skipped = dict(store.attrs.get("skipped", {}))
+            store.ensure_capacity(store.n + len(todo) * spec.rows_per_file(options))
+            jobs = [(f, kind, size, options, str(staging), array_metadata(out)) for f in todo]
+            results = pool.imap(_process, jobs) if pool else map(_process, jobs)
+            _ingest(store, results, len(jobs), kind, report, skipped, progress)
     finally:
         if pool:  # every result is consumed unless an error stops the batch: then stop at once
             pool.terminate()
             pool.join()
-        shutil.rmtree(staging, ignore_errors=True)
     report.total_samples = store.n
     if created and store.n == 0:
         _remove_empty_store(out, report)
@@ -186,17 +189,20 @@ def _ingest(store: Store, results, total: int, kind: str, report: BuildReport, s
     last = time.monotonic()
 
     def flush():
-        # One write per column and one atomic commit for a batch of files.
+        # One write per column and one atomic commit for a batch of files. ``n`` and ``pending``
+        # move on only after the commit: a flush cut short (Ctrl-C) is simply run again.
         nonlocal n, last
+        m = n
         rows = sum(staged.k for staged in pending)
         if rows:
             store.ensure_capacity(n + rows)
             store.write_fields(n, [f for staged in pending for f in staged.fields])
             for staged in pending:
-                adopt_rows(store.group, store.path, n, staged)
+                adopt_rows(store.group, store.path, m, staged)
                 norm.update(np.array([staged.lo, staged.hi]))  # the extremes fold as the whole rows would
-                n += staged.k
-        store.commit(n=n, normalisation=norm.to_dict(), skipped=skipped)
+                m += staged.k
+        store.commit(n=m, normalisation=norm.to_dict(), skipped=skipped)
+        n = m
         pending.clear()
         last = time.monotonic()
 
