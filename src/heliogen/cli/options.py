@@ -79,7 +79,7 @@ def common_training_options(f):
         click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True),
         click.option("--keep-checkpoints", type=click.IntRange(min=1), default=3, show_default=True),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
-        click.option("--mixed-precision", type=click.Choice(["auto", "no", "bf16", "fp16"]), default="auto", show_default=True, help="GPU only; CPU runs in float32."),
+        click.option("--mixed-precision", type=click.Choice(["auto", "no", "bf16", "fp16"]), default="auto", show_default=True, help="auto: bf16 on GPUs that have it, else fp16; float32 on the CPU, where bf16 runs only when asked for."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loading processes."),
         click.option("--resume", default="auto", show_default=True, help="auto (newest complete checkpoint), never, or a checkpoint directory. Checkpoints past the step training continues from are moved to checkpoints/abandoned/."),

@@ -60,7 +60,7 @@ class TrainSettings:
     log_every: int = 10
     keep_checkpoints: int = 3
     seed: int = 0
-    mixed_precision: str = "auto"  # auto: bf16 on a GPU that has it, else none; never on CPU
+    mixed_precision: str = "auto"  # auto: bf16 on a GPU that has it, else fp16; none on CPU unless "bf16"
     device: str = "auto"
     workers: int = 0
     resume: str = "auto"  # auto | never | PATH to a checkpoint directory
@@ -148,7 +148,8 @@ class Trainer:
         precision = settings.mixed_precision
         if precision == "auto":
             precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "no")
-        self.accelerator = Accelerator(cpu=not cuda, mixed_precision=precision if cuda else "no")
+        # fp16 needs a GPU's loss scaling; bf16 autocast also runs on the CPU when asked for by name
+        self.accelerator = Accelerator(cpu=not cuda, mixed_precision=precision if cuda or precision == "bf16" else "no")
         world = self.accelerator.num_processes
         if settings.batch % world:
             raise HeliogenError(f"--batch {settings.batch} is not divisible by the {world} processes")

@@ -90,7 +90,8 @@ class MappingNetwork(nn.Module):
             x = layer(x)
         if self.training if update_w_avg is None else update_w_avg:
             with torch.no_grad():
-                self.w_avg.copy_(torch.lerp(x.detach().mean(dim=0), self.w_avg, self.w_avg_beta))
+                # in float32 whatever autocast made of x: the average spans the whole of training
+                self.w_avg.copy_(torch.lerp(x.detach().to(self.w_avg.dtype).mean(dim=0), self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if psi != 1:
             cut = self.num_ws if truncation_cutoff is None else int(truncation_cutoff)
