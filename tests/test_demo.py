@@ -1,3 +1,4 @@
+import json
 import re
 import time
 
@@ -10,11 +11,11 @@ from heliogen.demo import DEMO_BUDGET_S, RESERVED_S, STAGE_BUDGETS, STAGES, run_
 def test_demo_is_a_list_of_budgeted_stages_that_fits_the_demo_budget():
     names = [stage.name for stage in STAGES]
     assert names == ["synthesise", "build stores", "flare labels", "quicklooks", "train class-conditional diffusion",
-                     "evaluate samples", "granulation tiles and mosaics"]
+                     "evaluate samples", "granulation tiles and mosaics", "full-disk EUV GAN"]
     assert all(callable(stage.run) and stage.budget_s > 0 for stage in STAGES)
     assert STAGE_BUDGETS == {stage.name: stage.budget_s for stage in STAGES}
-    # the stages to come (GAN, super-resolution) keep a share of the same ten minutes
-    assert {"full-disk EUV GAN", "magnetogram super-resolution"} <= set(RESERVED_S)
+    # the stage to come (super-resolution) keeps a share of the same ten minutes
+    assert "magnetogram super-resolution" in RESERVED_S and not set(RESERVED_S) & set(STAGE_BUDGETS)
     assert sum(STAGE_BUDGETS.values()) + sum(RESERVED_S.values()) <= DEMO_BUDGET_S == 600
 
 
@@ -54,10 +55,18 @@ def test_stages_pass_products_on_and_report_sections_with_a_budget_table(tmp_pat
 
 @pytest.mark.slow
 def test_demo_writes_a_report_whose_figures_exist(tmp_path):
-    report = run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8)
+    report = run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8, gan_steps=4)
     html = report.read_text()
     figures = re.findall(r"<img src='([^']+)'", html)
-    assert len(figures) >= 11  # data, labels, diffusion samples/statistics/loss, evaluation, mosaics and seams
+    assert len(figures) >= 14  # data, labels, diffusion samples/statistics/loss, evaluation, mosaics and seams, GAN
+    assert {"figures/gan_samples.png", "figures/gan_fd.png", "figures/gan_directions.png"} <= set(figures)
+    gan_run = tmp_path / "demo" / "runs" / "gan-projected-tiny"
+    fds = [json.loads(line) for line in (gan_run / "stats.jsonl").read_text().splitlines() if '"fd"' in line]
+    assert [row["step"] for row in fds] == [1, 2, 3, 4]  # an FD every steps // 4
+    from heliogen.training.best import read_best
+
+    assert read_best(gan_run)["fd"] == min(row["fd"] for row in fds)  # the samples come from the best-FD checkpoint
+    assert len(list((tmp_path / "demo" / "runs" / "gan-projected-tiny-samples").glob("*.fits"))) == 16
     assert "Granulation mosaics" in html and "mosaic latent" in html
     for rel in figures:
         assert (report.parent / rel).stat().st_size > 5000
@@ -76,7 +85,7 @@ def test_demo_writes_a_report_whose_figures_exist(tmp_path):
     samples = sorted(p.name for p in (tmp_path / "demo" / "runs" / "flare-cfg-tiny-samples").glob("*.fits"))
     assert {name[0] for name in samples} == set("ABCMX") and len(samples) == 40  # every class sampled
     # a second run resumes: same stores, nothing rebuilt twice
-    run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8)
+    run_demo(tmp_path / "demo", diffusion_steps=30, tile_steps=8, gan_steps=4)
     assert open_store(tmp_path / "demo" / "stores" / "euv.zarr").n == 48
 
 

@@ -33,6 +33,7 @@ def directions(run, samples, components, seed, out, figure_seeds, steps_text, fi
     from ..errors import HeliogenError
     from ..gan.directions import find_directions
     from ..gan.directions_figure import plot_directions
+    from ..viz.colormaps import colormap_for
     from ..training.rundir import open_run
 
     r = open_run(run)
@@ -50,8 +51,10 @@ def directions(run, samples, components, seed, out, figure_seeds, steps_text, fi
     found = find_directions(G, samples=samples, components=components, seed=seed)
     folder = Path(out) if out else r.path / "ganspace"
     path = found.save(folder / "directions.npz")
+    header = r.header
     figure = plot_directions(G, found, seeds, folder / "directions.png", steps=steps,
-                             components=range(min(figure_components, found.k)))
+                             components=range(min(figure_components, found.k)),
+                             cmap=colormap_for(r.data["kind"], header.get("WAVELNTH"), header.get("INSTRUME", "")))
     shares = ", ".join(f"{100 * v:.1f}%" for v in found.explained_ratio)
     click.echo(f"{ckpt.name} ({weights}): {found.k} directions from {samples} w, variance explained {shares}")
     click.echo(f"wrote {path} and {figure}")

@@ -46,4 +46,4 @@ def evaluate_samples(ctx: DemoContext) -> StageOutput:
     section.table([{"metric": k, "value": v} for k, v in flatten_metrics({"metrics": doc["metrics"]}).items()])
     for fig in figures:
         section.figure(fig, fig.stem.replace("_", " "))
-    return StageOutput([section], {"metrics": doc["metrics"]})
+    return StageOutput([section], {"metrics": doc["metrics"], "heldout_store": held})

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..viz.report import Report, Section
 from .diffusion import class_conditional_diffusion
 from .evaluation import evaluate_samples
+from .gan import full_disk_gan
 from .labels import flare_labels
 from .mosaic import granulation_mosaics
 from .quicklooks import quicklooks
@@ -37,19 +38,21 @@ STAGES: list[Stage] = [
     Stage("train class-conditional diffusion", class_conditional_diffusion, 150.0),
     Stage("evaluate samples", evaluate_samples, 60.0),
     Stage("granulation tiles and mosaics", granulation_mosaics, 60.0),
+    Stage("full-disk EUV GAN", full_disk_gan, 130.0),
 ]
 STAGE_BUDGETS = {stage.name: stage.budget_s for stage in STAGES}
 
 # Held back for the stages still to come, and for starting Python and importing torch.
-RESERVED_S = {"start-up and imports": 20.0, "full-disk EUV GAN": 130.0, "magnetogram super-resolution": 130.0}
+RESERVED_S = {"start-up and imports": 20.0, "magnetogram super-resolution": 130.0}
 
-TITLE = "heliogen demo: synthetic Sun → stores → class-conditional diffusion → evaluation → granulation tiles and mosaics"
+TITLE = ("heliogen demo: synthetic Sun → stores → class-conditional diffusion → evaluation → granulation tiles and mosaics "
+         "→ full-disk EUV GAN")
 OPENING = (
     "This report runs heliogen's pipeline end to end on the synthetic Sun, with no network and no observation: "
     "it writes seeded EUV images, magnetograms, granulation and GOES curves as FITS/CSV, builds the dataset stores, "
     "labels the EUV images with their GOES flare class, trains a small class-conditional diffusion model and samples "
-    "every class, evaluates the samples against held-out images, and trains a granulation tile GAN whose tiles are "
-    "stitched into mosaics.",
+    "every class, evaluates the samples against held-out images, trains a granulation tile GAN whose tiles are "
+    "stitched into mosaics, and trains a StyleGAN2 against the ProjectedGAN discriminator on the full-disk EUV images.",
     "Every model here is trained for CPU minutes: the figures show the pipeline working, not the models' quality. "
     "The timing table at the end gives each stage's time share beside the time it took.",
 )
@@ -57,7 +60,7 @@ OPENING = (
 
 def run_demo(out="demo-output", seed: int = 0, n_euv: int = DemoSizes.n_euv, euv_size: int = DemoSizes.euv_size,
              diffusion_steps: int = DemoSizes.diffusion_steps, tile_steps: int = DemoSizes.tile_steps,
-             stages: list[Stage] | None = None) -> Path:
+             gan_steps: int = DemoSizes.gan_steps, stages: list[Stage] | None = None) -> Path:
     """Run every demo stage into ``out`` and return the path of ``out/report.html``.
 
     A second run in the same folder reuses what the first wrote (stores, finished runs, the
@@ -70,12 +73,12 @@ def run_demo(out="demo-output", seed: int = 0, n_euv: int = DemoSizes.n_euv, euv
         and ``report.html``.
     seed : int
         Seed of the synthetic Sun and of every model.
-    n_euv, euv_size, diffusion_steps, tile_steps
+    n_euv, euv_size, diffusion_steps, tile_steps, gan_steps
         See :class:`heliogen.demo.stage.DemoSizes`; the defaults fit :data:`STAGE_BUDGETS`.
     stages : list of Stage, optional
         The stages to run, :data:`STAGES` by default.
     """
-    ctx = DemoContext(Path(out), seed, DemoSizes(n_euv, euv_size, diffusion_steps, tile_steps))
+    ctx = DemoContext(Path(out), seed, DemoSizes(n_euv, euv_size, diffusion_steps, tile_steps, gan_steps))
     for folder in (ctx.raw, ctx.stores, ctx.figures):
         folder.mkdir(parents=True, exist_ok=True)
     report = Report(TITLE, lead=(*OPENING, f"Seed {seed}."), contents=True)

@@ -31,12 +31,15 @@ class DemoSizes:
         Training steps of the class-conditional diffusion model.
     tile_steps : int
         Training steps of the granulation tile GAN.
+    gan_steps : int
+        Training steps of the full-disk EUV GAN.
     """
 
     n_euv: int = 48
     euv_size: int = 64
     diffusion_steps: int = 400  # 0.22 CPU s a step on one thread: about 90 s of the stage's 150 s
     tile_steps: int = 150  # 0.08 CPU s a step: banking and the three mosaics cost more
+    gan_steps: int = 40  # about 1.4 s a step on 2 cores; four FD evaluations, sampling and GANSpace take the rest
 
 
 @dataclass
