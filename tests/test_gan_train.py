@@ -333,3 +333,18 @@ def test_gan_runs_keep_the_best_fd_checkpoint(store, tmp_path):
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     by_hand = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
     assert fds[best_step] == pytest.approx(by_hand, rel=1e-3, abs=1e-6)
+
+
+def test_a_run_recorded_before_an_option_existed_still_resumes(store, tmp_path):
+    # the record lacks an option added since (feature_input): it reads as the default it loads with
+    gs = gan_settings("projected")
+    run = tmp_path / "run"
+    train_gan(store, run, settings(), gs)
+    record = json.loads((run / "run.json").read_text())
+    assert record["modules"]["D"]["config"].pop("feature_input") == 224
+    (run / "run.json").write_text(json.dumps(record))
+    assert train_gan(store, run, settings(steps=3), gs)["step"] == 3
+    from heliogen.errors import HeliogenError
+
+    with pytest.raises(HeliogenError, match=r"another model \(D differ\)"):  # a real change still refuses
+        train_gan(store, run, settings(steps=4), gan_settings("projected", feature_input=128))

@@ -11,7 +11,7 @@ from .stage import DemoContext, StageOutput
 __all__ = ["full_disk_gan", "DEMO_GAN", "EVALUATIONS"]
 
 # The study's recipe (hinge loss, DiffAugment, Lite0 with CCM+CSM and four discriminators) at CPU
-# size: a 64-channel generator, half-width heads, the backbone fed at 128 px rather than 224.
+# size: a generator of 32 channels at 32 px (64 below), half-width heads, the backbone fed at 128 px rather than 224.
 DEMO_GAN = dict(discriminator="projected", channel_base=1024, channel_max=64, head_width=0.5, feature_input=128)
 EVALUATIONS = 4  # FD against the held-out store this many times during training
 EVAL_N = 32  # images per FD: Inception on CPU is the stage's largest cost after training
@@ -21,6 +21,7 @@ GAN_BATCH = 8
 def full_disk_gan(ctx: DemoContext) -> StageOutput:
     """Train (or reuse) the GAN on the 32 px EUV store, keep its best-FD checkpoint, sample it
     and find its GANSpace directions (PCA of W, Härkönen et al. 2020)."""
+    from ..errors import HeliogenError
     from ..gan.directions import find_directions
     from ..gan.directions_figure import plot_directions
     from ..gan.sample import sample_gan_run
@@ -41,6 +42,8 @@ def full_disk_gan(ctx: DemoContext) -> StageOutput:
                              eval_every=every, eval_data=str(held), eval_n=min(EVAL_N, ctx.sizes.n_euv), eval_features="inception")
     train_gan(store, run, settings, GANSettings(**DEMO_GAN))
     best = read_best(run)
+    if best is None:  # an older run in this folder, trained without evaluations
+        raise HeliogenError(f"{run} has no best-FD checkpoint; remove it and run the demo again")
     samples = ctx.runs / "gan-projected-tiny-samples"
     shutil.rmtree(samples, ignore_errors=True)
     written = sample_gan_run(run, samples, n=16, seed=ctx.seed, checkpoint="best", device="cpu", progress=False)
@@ -58,7 +61,7 @@ def full_disk_gan(ctx: DemoContext) -> StageOutput:
 
     section = Section("Full-disk EUV GAN")
     section.text(
-        f"A StyleGAN2 generator (64 channels, z 64, w 128, 2 mapping layers) trained for {steps} steps of batch {GAN_BATCH} "
+        f"A StyleGAN2 generator (32 channels at 32 px and 64 below, z 64, w 128, 2 mapping layers) trained for {steps} steps of batch {GAN_BATCH} "
         f"against the ProjectedGAN discriminator (frozen EfficientNet-Lite0, random CCM+CSM, four patch discriminators, "
         f"hinge loss, DiffAugment) on the {DEMO_SIZE} px synthetic EUV images, the full-disk EUV study's best recipe at CPU "
         f"size. Every {every} steps the FD (Inception) of {settings.eval_n} samples against as many held-out images is computed and "

@@ -79,6 +79,20 @@ def _module_record(module) -> dict:
     return {"class": type(module).__name__, "config": _plain(config)}
 
 
+def _same_module(old: dict | None, new: dict | None, module) -> bool:
+    """Whether a recorded module is the one about to train. A key the record lacks (an option
+    added to the class after the run began) counts as the class's default, which is what
+    loading that record builds, so older runs still resume."""
+    if old is None or new is None or old.get("class") != new.get("class"):
+        return old == new
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(type(module).__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    filled = {**{k: _plain(defaults[k]) for k in new["config"] if k not in old["config"] and k in defaults}, **old["config"]}
+    return filled == new["config"]
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -145,7 +159,8 @@ def create_run(path, kind: str, modules: dict, data: dict, config: dict, ema=(),
             raise HeliogenError(f"{path} holds a run in the older {old['format']} format; choose a new --out")
         if old["kind"] != kind:
             raise HeliogenError(f"{path} holds a {old['kind']} run, not a {kind} run; choose a new --out")
-        differ = [n for n in sorted(set(old["modules"]) | set(record["modules"])) if old["modules"].get(n) != record["modules"].get(n)]
+        differ = [n for n in sorted(set(old["modules"]) | set(record["modules"]))
+                  if not _same_module(old["modules"].get(n), record["modules"].get(n), modules.get(n))]
         differ += [k for k in sorted(set(old.get("extras", {})) | set(record["extras"])) if old.get("extras", {}).get(k) != record["extras"].get(k)]
         if differ:
             raise HeliogenError(f"{path} holds a {kind} run of another model ({', '.join(differ)} differ); choose a new --out")

@@ -149,6 +149,8 @@ class Trainer:
         if precision == "auto":
             precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "no")
         # fp16 needs a GPU's loss scaling; bf16 autocast also runs on the CPU when asked for by name
+        if precision == "fp16" and not cuda:
+            log.warning("--mixed-precision fp16 needs a GPU; training in float32 (bf16 runs on the CPU)")
         self.accelerator = Accelerator(cpu=not cuda, mixed_precision=precision if cuda or precision == "bf16" else "no")
         world = self.accelerator.num_processes
         if settings.batch % world:
