@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from heliogen.data.kinds import default_normalisation
 from heliogen.data.record import TABLE_COLUMNS, Record
@@ -60,27 +61,14 @@ def test_an_all_fill_row_replaces_a_stale_chunk_of_a_killed_build(tmp_path):
     np.testing.assert_array_equal(open_store(store.path).images(), 0.0)
 
 
-def test_a_store_with_another_chunk_layout_is_written_through_zarr(tmp_path):
+@pytest.mark.parametrize("layout", [dict(chunks=(2, 1, 8, 8)),  # two rows a chunk
+                                    dict(chunks=(1, 1, 8, 8), chunk_key_encoding={"name": "default", "separator": "."})])
+def test_a_store_with_another_chunk_layout_is_written_through_zarr(tmp_path, layout):
     import zarr
 
     store = _store(tmp_path / "s.zarr")
     del store.group["images"]
-    store.group.create_array("images", shape=(4, 1, 8, 8), chunks=(2, 1, 8, 8), dtype="float32", fill_value=0.0)
-    images = np.arange(2 * 64, dtype=np.float32).reshape(2, 1, 8, 8)
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    staged = stage_rows(staging, array_metadata(store.path), [Record(im, f) for im, f in zip(images, _fields(2))])
-    adopt_rows(store.group, store.path, 1, staged)
-    np.testing.assert_array_equal(zarr.open_array(str(store.path / "images"))[1:3], images)
-
-
-def test_a_store_with_dot_separated_chunk_keys_is_written_through_zarr(tmp_path):
-    import zarr
-
-    store = _store(tmp_path / "s.zarr")
-    del store.group["images"]
-    store.group.create_array("images", shape=(3, 1, 8, 8), chunks=(1, 1, 8, 8), dtype="float32", fill_value=0.0,
-                             chunk_key_encoding={"name": "default", "separator": "."})
+    store.group.create_array("images", shape=(4, 1, 8, 8), dtype="float32", fill_value=0.0, **layout)
     images = np.arange(2 * 64, dtype=np.float32).reshape(2, 1, 8, 8) + 1
     staging = tmp_path / "staging"
     staging.mkdir()
@@ -116,8 +104,6 @@ def test_adopting_twice_after_an_interruption_keeps_every_row(tmp_path):
 
 def test_staged_rows_that_vanished_stop_the_build_instead_of_committing_blanks(tmp_path):
     import shutil
-
-    import pytest
 
     from heliogen.errors import HeliogenError
 
