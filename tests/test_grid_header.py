@@ -61,10 +61,21 @@ def test_magnetogram_crop_header_maps_to_its_source_pixels(magnetogram, mode, si
 def test_whole_image_and_north_up_hmi_keep_their_pointing(hmi_file, magnetogram):
     (s,) = preprocess_magnetogram(magnetogram, 64)
     _assert_same_sky(header_from_fields(s.fields, "magnetogram", 64), magnetogram, 0, 0, 256, 64)
-    raw = read_map(hmi_file)  # written upside down: crops are cut from the map turned north up
-    north_up = raw.rotate(order=1, missing=np.nan)
+    raw = read_map(hmi_file)  # written upside down (CROTA2 179.93): crops are cut from it turned exactly
+    turned = sunpy.map.Map(np.rot90(raw.data, 2), raw.meta)  # pixels only; the sky check below needs the new WCS
     for s in preprocess_magnetogram(raw, None, crop=32, crop_mode="random", n_random=2, rng=np.random.default_rng(0)):
-        _assert_same_sky(header_from_fields(s.fields, "magnetogram", 32), north_up, s.fields["crop_x"], s.fields["crop_y"], 32, 32)
+        x0, y0 = s.fields["crop_x"], s.fields["crop_y"]
+        assert s.fields["reorient"] == "exact" and s.fields["roll"] == pytest.approx(179.929779 - 180, abs=1e-6)
+        header = header_from_fields(s.fields, "magnetogram", 32)
+        # the stored pixels are the raw ones, permuted: pixel (x, y) holds raw (99 - x, 99 - y)
+        np.testing.assert_array_equal(s.image[0], np.clip(np.nan_to_num(turned.data[y0:y0 + 32, x0:x0 + 32]), -B_CLIP, B_CLIP))
+        # and the stored header (with its residual roll as PCi_j) maps them where the raw WCS does
+        wcs = WCS(fits.Header(header))
+        p = np.array([0.0, 7.0, 31.0])
+        got = wcs.pixel_to_world(p, p[::-1])
+        want = raw.wcs.pixel_to_world(99 - (x0 + p), 99 - (y0 + p[::-1]))
+        np.testing.assert_allclose(got.Tx.to_value(u.arcsec), want.Tx.to_value(u.arcsec), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(got.Ty.to_value(u.arcsec), want.Ty.to_value(u.arcsec), rtol=0, atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:Missing CTYPE")  # the source without a pointing

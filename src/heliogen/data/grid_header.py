@@ -26,10 +26,17 @@ __all__ = ["grid_header_from_store", "grid_map", "sample_header", "header_from_f
 NO_POINTING_WCSNAME = "offsets from the image centre; no solar position"
 
 
-def _wcs_cards(cdelt: float, size: int, crpix, crval) -> dict:
-    """Helioprojective (TAN) axes with the given reference, or linear offsets when it is NaN."""
+def _wcs_cards(cdelt: float, size: int, crpix, crval, roll: float = 0.0) -> dict:
+    """Helioprojective (TAN) axes with the given reference, or linear offsets when it is NaN.
+
+    ``roll`` (deg) is the grid's residual rotation after an exact re-orientation (orient.py);
+    it is written as a PCi_j matrix so every pixel keeps its exact sky position.
+    """
     cards = {"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": cdelt, "CDELT2": cdelt}
     if np.all(np.isfinite(list(crpix) + list(crval))):
+        if np.isfinite(roll) and roll != 0.0:
+            c, s = np.cos(np.radians(roll)), np.sin(np.radians(roll))
+            cards.update({"PC1_1": c, "PC1_2": -s, "PC2_1": s, "PC2_2": c})
         return {"CTYPE1": "HPLN-TAN", "CTYPE2": "HPLT-TAN", **cards, "CRPIX1": float(crpix[0]), "CRPIX2": float(crpix[1]),
                 "CRVAL1": float(crval[0]), "CRVAL2": float(crval[1])}
     return {"CTYPE1": "XOFFSET", "CTYPE2": "YOFFSET", **cards, "CRPIX1": (size + 1) / 2, "CRPIX2": (size + 1) / 2,
@@ -57,7 +64,7 @@ def header_from_fields(fields, kind: str, size: int) -> dict:
     header = {
         "TELESCOP": str(fields.get("observatory") or "unknown"),
         "INSTRUME": str(fields.get("instrument") or "unknown"),
-        **_wcs_cards(_num(fields.get("cdelt"), 1.0), size, crpix, crval),
+        **_wcs_cards(_num(fields.get("cdelt"), 1.0), size, crpix, crval, _num(fields.get("roll"), 0.0)),
         "HGLN_OBS": _num(fields.get("hgln_obs"), 0.0), "HGLT_OBS": _num(fields.get("hglt_obs"), 0.0),
         "DSUN_OBS": _num(fields.get("dsun_obs"), 1.495978707e11), "RSUN_OBS": _num(fields.get("rsun_obs"), 959.6),
     }

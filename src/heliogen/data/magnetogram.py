@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import BadInput, HeliogenError
-from .euv import _rotation_deg
+from .orient import north_up
 from .resample import area_resample, block_mean
 from .record import Record, map_fields, window_pointing
 
@@ -111,19 +111,15 @@ def preprocess_magnetogram(
     if crop_mode not in CROP_MODES:
         raise HeliogenError(f"unknown crop mode {crop_mode!r}; choose from {', '.join(CROP_MODES)}")
     require_keywords(smap, REQUIRED, source)
-    if abs(_rotation_deg(smap)) > 1e-3:
-        # HMI is written upside down (CROTA2 ~ 180): store every magnetogram north up, so HMI
-        # and MDI rows align for super-resolution pairs and crops land where the WCS says.
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            smap = smap.rotate(order=1, missing=np.nan)
+    # HMI is written upside down (CROTA2 ~ 180): store every magnetogram north up, so HMI and
+    # MDI rows align for super-resolution pairs and crops land where the WCS says; a turn by
+    # quarters is exact, keeping the sub-2" power an interpolation would smooth away.
+    smap, reorient, _ = north_up(smap)
     field = np.asarray(smap.data, dtype=np.float64)
     if str(smap.instrument or "").upper().startswith("MDI"):
         field = field * MDI_TO_HMI
     field = np.nan_to_num(np.clip(field, -B_CLIP, B_CLIP), nan=0.0)
-    base = map_fields(smap, source)
+    base = dict(map_fields(smap, source), reorient=reorient)
     native = base["cdelt"]
 
     if crop:

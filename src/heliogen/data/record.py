@@ -33,9 +33,13 @@ TABLE_COLUMNS = {
     "crpix2": "float64",
     "crval1": "float64",  # arcsec
     "crval2": "float64",  # arcsec
+    "roll": "float64",  # deg: the rotation (PCi_j) of that grid, a residual of a few 0.01 deg at most
+    # how the source was brought north up: "" (it was), "exact" (a pixel permutation) or
+    # "interpolated order 3" (orient.py); interpolation smooths the finest scales
+    "reorient": "str",
 }
 
-NO_POINTING = {"crpix1": np.nan, "crpix2": np.nan, "crval1": np.nan, "crval2": np.nan}
+NO_POINTING = {"crpix1": np.nan, "crpix2": np.nan, "crval1": np.nan, "crval2": np.nan, "roll": np.nan}
 
 
 @dataclass
@@ -82,6 +86,7 @@ def map_fields(smap, source: str) -> dict:
         "crop_x": -1,
         "crop_y": -1,
         "augment": "",
+        "reorient": "",
         **NO_POINTING,
     }
 
@@ -97,15 +102,19 @@ def window_pointing(smap, x0: int, y0: int, side_in: int, side_out: int) -> dict
         CRPIX' = 0.5 + (CRPIX - 0.5 - x0) * side_out / side_in     (1-based, per axis)
 
     which maps every stored pixel to the sky position of the source pixels it averages.
-    :data:`NO_POINTING` (NaN) when the source has no helioprojective pointing (no CRVAL1/2,
-    or CTYPEs other than HPLN/HPLT) or is not north up (its WCS would need a rotation matrix).
+    The grid keeps the source's roll (``roll``, deg), since scaling pixel coordinates about the
+    grid commutes with the PCi_j rotation. :data:`NO_POINTING` (NaN) when the source has no
+    helioprojective pointing (no CRVAL1/2, or CTYPEs other than HPLN/HPLT) or is not north up
+    to within :data:`heliogen.data.orient.ROLL_TOLERANCE_DEG`.
     """
     meta = smap.meta
     ctype = (str(meta.get("ctype1", "")).upper(), str(meta.get("ctype2", "")).upper())
     if "crval1" not in meta or "crval2" not in meta or not (ctype[0].startswith("HPLN") and ctype[1].startswith("HPLT")):
         return dict(NO_POINTING)
-    pc = np.asarray(smap.rotation_matrix, dtype=float)
-    if abs(np.degrees(np.arctan2(pc[1, 0], pc[0, 0]))) > 1e-3:
+    from .orient import ROLL_TOLERANCE_DEG, roll_deg
+
+    roll = roll_deg(smap)
+    if abs(roll) > ROLL_TOLERANCE_DEG:
         return dict(NO_POINTING)
     sx, sy = (float(v.to_value("arcsec / pix")) for v in (smap.scale.axis1, smap.scale.axis2))
     if not (sx > 0 and sy > 0 and abs(sx - sy) <= 1e-6 * sx):  # the stored grid has one positive pixel size
@@ -118,4 +127,5 @@ def window_pointing(smap, x0: int, y0: int, side_in: int, side_out: int) -> dict
         "crpix2": 0.5 + (float(ref.y.to_value("pix")) + 0.5 - y0) * scale,
         "crval1": float(coord.Tx.to_value("arcsec")),
         "crval2": float(coord.Ty.to_value("arcsec")),
+        "roll": roll,
     }

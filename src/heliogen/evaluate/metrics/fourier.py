@@ -22,7 +22,7 @@ from ...errors import HeliogenError
 from ...viz.figures import save_figure
 
 __all__ = [
-    "amplitude_spectrum", "cutoff_radius_px", "radial_frequency", "radial_power_spectrum", "small_scale_power_fraction",
+    "amplitude_spectrum", "cutoff_radius_px", "radial_frequency", "radial_power_spectrum", "small_scale_power", "small_scale_power_fraction",
     "plot_amplitude_spectrum", "plot_radial_spectra", "SCALE_ARCSEC",
 ]
 
@@ -83,6 +83,18 @@ def radial_power_spectrum(img, cdelt: float) -> tuple[np.ndarray, np.ndarray]:
     sums = np.bincount(k[sel], weights=p[sel], minlength=kmax + 1)
     counts = np.bincount(k[sel], minlength=kmax + 1)
     return np.arange(kmax + 1) / (n * _check_cdelt(cdelt)), sums / np.maximum(counts, 1)
+
+
+def small_scale_power(img, cdelt: float, scale: float = SCALE_ARCSEC) -> float:
+    """Variance (squared units) carried at frequencies above 1 / (2 scale): scales below ``scale``.
+
+    By Parseval, ``sum |F|^2 / N^2`` over those bins, so white noise of standard deviation s
+    gives s^2 times the share of bins above the cut-off.
+    """
+    a = _image(img)
+    p = np.abs(np.fft.fft2(a - a.mean())) ** 2
+    f = radial_frequency(a.shape, cdelt)
+    return float(p[f > 1.0 / (2.0 * scale)].sum() / a.size**2)
 
 
 def small_scale_power_fraction(img, cdelt: float, scale: float = SCALE_ARCSEC) -> float:
