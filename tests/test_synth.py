@@ -128,20 +128,6 @@ def test_magnetogram_hale_and_joy():
     assert np.mean(np.array(tilts) > 0) > 0.8          # Joy's law
 
 
-def test_hmi_mdi_same_sun():
-    sun = SyntheticSun(2)
-    t = isot(sun.time_of(32))
-    hmi = synth_magnetogram(2, 512, "hmi", date_obs=t, cdelt=4.0)
-    scale = hmi.meta["rsun_obs"]
-    rsun_mdi = synth_magnetogram(2, 8, "mdi", date_obs=t).meta["rsun_obs"]
-    # Co-register: SOHO sees a 1 % larger Sun, so match the plate scale in solar radii.
-    mdi = synth_magnetogram(2, 128, "mdi", date_obs=t, cdelt=16.0 * rsun_mdi / scale)
-    block = hmi.data.reshape(128, 4, 128, 4).mean(axis=(1, 3))
-    ok = np.isfinite(block) & np.isfinite(mdi.data)
-    assert ok.sum() > 9000
-    assert np.corrcoef(block[ok], mdi.data[ok])[0, 1] > 0.95
-
-
 def test_magnetogram_partial_field_of_view():
     part = synth_magnetogram(2, 64, date_obs="2011-01-09", cdelt=2.0, center=(-200.0, 100.0))
     assert part.meta["crval1"] == -200.0 and part.scale[0].value == 2.0

@@ -95,7 +95,8 @@ def disk_coordinates(x, y, obs):
     Parameters
     ----------
     x, y : numpy.ndarray
-        1-D sky axes (arcsec), combined as a grid ``[y, x]``.
+        1-D sky axes (arcsec), combined as a grid ``[y, x]``; or two 2-D arrays of the
+        same shape holding each point's coordinates (a rolled pixel grid).
     obs : Observer
 
     Returns
@@ -106,9 +107,10 @@ def disk_coordinates(x, y, obs):
         (Stonyhurst, deg; off-disk pixels use the limb point along their radius,
         so the corona above a region inherits its properties).
     """
-    xn = (x / obs.rsun_obs)[None, :]
-    yn = (y / obs.rsun_obs)[:, None]
-    xn, yn = np.broadcast_arrays(xn, yn)
+    if np.ndim(x) == 2:
+        xn, yn = np.asarray(x) / obs.rsun_obs, np.asarray(y) / obs.rsun_obs
+    else:
+        xn, yn = np.broadcast_arrays((x / obs.rsun_obs)[None, :], (y / obs.rsun_obs)[:, None])
     r2 = xn * xn + yn * yn
     on = r2 <= 1.0
     mu = np.sqrt(np.clip(1.0 - r2, 0.0, None))

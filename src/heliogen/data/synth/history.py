@@ -22,7 +22,8 @@ __all__ = ["ActiveRegion", "SyntheticSun", "STREAMS", "LEADING_SIGN_NORTH"]
 
 #: Independent random streams of one seed.
 STREAMS = {"activity": 0, "regions": 1, "flares": 2, "network": 3, "holes": 4,
-           "noise": 5, "granulation": 6, "xrs": 7, "loops": 8}
+           "noise": 5, "granulation": 6, "xrs": 7, "loops": 8, "pointing": 9,
+           "elements": 10}
 
 #: Hale's law for the adopted cycle (cycle-24 orientation): sign of the leading
 #: polarity in the northern hemisphere; the south has the opposite sign.
