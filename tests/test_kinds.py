@@ -12,7 +12,7 @@ def test_registry_holds_the_three_kinds_and_the_cli_offers_them():
     from heliogen.cli.data import BUILD_KINDS, SYNTH_KINDS
 
     assert tuple(KINDS) == ("euv", "magnetogram", "granulation")
-    assert BUILD_KINDS == tuple(KINDS) and SYNTH_KINDS == (*KINDS, "goes")
+    assert BUILD_KINDS == (*KINDS, "magnetogram-pairs") and SYNTH_KINDS == (*KINDS, "goes")  # pairs: a magnetogram store
     for name, spec in KINDS.items():
         assert spec.name == name and kind_spec(name) is spec
         assert set(spec.identity_options) <= set(spec.options)
@@ -95,7 +95,7 @@ def test_rows_per_file_and_options():
     assert mag.rows_per_file({"crop": 32, "crop_mode": "random", "n_random": 3}) == 3
     assert mag.rows_per_file({"crop": 32, "crop_mode": "list", "positions": {"a": [[0, 0]] * 4, "*": [[1, 1]]}}) == 4
     assert mag.rows_per_file({"crop_mode": "random", "n_random": 3}) == 1  # no crop: the whole image
-    assert set(mag.options) == {"crop", "crop_mode", "n_random", "positions", "pairs", "seed"}
+    assert set(mag.options) == {"crop", "crop_mode", "n_random", "positions", "pairs", "seed", "partners", "pair_tolerance", "reproject"}
 
 
 def test_build_store_refuses_another_kinds_option(tmp_path):

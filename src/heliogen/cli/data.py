@@ -13,8 +13,8 @@ from .options import config_option
 
 log = logging.getLogger("heliogen")
 
-BUILD_KINDS = tuple(KINDS)
-SYNTH_KINDS = (*BUILD_KINDS, "goes")
+BUILD_KINDS = (*KINDS, "magnetogram-pairs")
+SYNTH_KINDS = (*KINDS, "goes")
 
 
 @click.group()
@@ -67,8 +67,12 @@ def _read_crop_list(path):
 
 
 @data.command("build")
-@click.option("--kind", type=click.Choice(BUILD_KINDS), required=True, help="Preprocessing to apply.")
-@click.option("--input", "inputs", multiple=True, required=True, help="Directory, glob or file; repeatable.")
+@click.option("--kind", type=click.Choice(BUILD_KINDS), required=True, help="Preprocessing to apply (magnetogram-pairs: --hr and --lr files co-registered).")
+@click.option("--input", "inputs", multiple=True, help="Directory, glob or file; repeatable.")
+@click.option("--hr", "hr_inputs", multiple=True, help="magnetogram-pairs: high-resolution (HMI) files; repeatable.")
+@click.option("--lr", "lr_inputs", multiple=True, help="magnetogram-pairs: low-resolution (MDI) files; repeatable.")
+@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="magnetogram-pairs: largest time between paired files (minutes).")
+@click.option("--reproject", type=click.Choice(["adaptive", "interpolation", "exact"]), default="adaptive", show_default=True, help="magnetogram-pairs: sunpy reproject_to algorithm for the low-resolution map.")
 @click.option("--out", type=click.Path(), required=True, help="Store to create or resume (STORE.zarr).")
 @click.option("--size", type=click.IntRange(min=8, max=8192), default=None, help=f"Stored image side S (euv default {KINDS['euv'].default_size}, granulation {KINDS['granulation'].default_size}; magnetogram default: crop or native).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Preprocessing processes.")
@@ -78,7 +82,7 @@ def _read_crop_list(path):
 @click.option("--degradation-table", type=click.Path(exists=True, dir_okay=False), default=None, help="euv: local aiapy correction table.")
 @click.option("--fov", type=click.FloatRange(min=1), default=None, help="euv: field of view of the grid in arcsec [default: 2457.6, AIA's].")
 @click.option("--crop", type=click.IntRange(min=8), default=None, help="magnetogram: C x C native-resolution crops.")
-@click.option("--crop-mode", type=click.Choice(["center", "random", "ar"]), default="center", show_default=True, help="magnetogram: where crops go (ar = strongest active region).")
+@click.option("--crop-mode", type=click.Choice(["center", "random", "ar"]), default=None, help="magnetogram: where crops go (ar = strongest active region) [default: center; magnetogram-pairs: ar].")
 @click.option("--crops-per-image", type=click.IntRange(min=1), default=1, show_default=True, help="magnetogram: random crops per image.")
 @click.option("--crop-list", type=click.Path(exists=True, dir_okay=False), default=None, help="magnetogram: CSV of crop centres (tx, ty in arcsec[, file]).")
 @click.option("--pairs", type=click.IntRange(min=2), default=None, help="magnetogram: also store the f x f block-mean low-resolution image.")
@@ -86,11 +90,23 @@ def _read_crop_list(path):
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of random crops.")
 @click.option("--dry-run", is_flag=True, help="List what would be built and stop.")
 @config_option
-def build(kind, inputs, out, size, workers, wavelength, register, degradation, degradation_table, fov, crop, crop_mode,
-          crops_per_image, crop_list, pairs, augment, seed, dry_run):
-    """Preprocess FITS files into a chunked Zarr store (resumable; bad files are skipped with a reason)."""
+def build(kind, inputs, hr_inputs, lr_inputs, tolerance, reproject, out, size, workers, wavelength, register, degradation,
+          degradation_table, fov, crop, crop_mode, crops_per_image, crop_list, pairs, augment, seed, dry_run):
+    """Preprocess FITS files into a chunked Zarr store (resumable; bad files are skipped with a reason).
+
+    magnetogram-pairs matches --hr and --lr files by time, reprojects each low-resolution map
+    onto its high-resolution partner's grid coarsened 4x (sunpy reproject_to), and stores
+    --crop C high-resolution crops (default: on the strongest active region) with their C/4 twins.
+    """
     from ..data.build import build_store, resolve_inputs
 
+    if kind == "magnetogram-pairs":
+        return _build_pairs(hr_inputs, lr_inputs, inputs, out, size, crop, crop_mode, crops_per_image, crop_list, pairs,
+                            tolerance, reproject, workers, seed, dry_run)
+    if hr_inputs or lr_inputs:
+        raise HeliogenError("--hr and --lr apply to --kind magnetogram-pairs only; other kinds take --input")
+    if not inputs:
+        raise HeliogenError("--input is required (a directory, glob or file)")
     if kind != "magnetogram" and (crop or pairs or crop_list):
         raise HeliogenError("--crop, --crop-list and --pairs apply to --kind magnetogram only")
     if size is None:
@@ -98,7 +114,7 @@ def build(kind, inputs, out, size, workers, wavelength, register, degradation, d
     if kind == "euv":
         options = {"wavelength": wavelength, "register": register, "degradation": degradation, "degradation_table": degradation_table, "fov": fov}
     elif kind == "magnetogram":
-        mode = "list" if crop_list else crop_mode
+        mode = "list" if crop_list else (crop_mode or "center")
         if crop_list and not crop:
             raise HeliogenError("--crop-list needs --crop to set the crop size")
         options = {"crop": crop, "crop_mode": mode, "n_random": crops_per_image, "pairs": pairs, "seed": seed,
@@ -115,6 +131,33 @@ def build(kind, inputs, out, size, workers, wavelength, register, degradation, d
     click.echo(report.summary())
     if report.total_samples == 0:
         raise HeliogenError("no image could be built; see the skip reasons above")
+
+
+def _build_pairs(hr_inputs, lr_inputs, inputs, out, size, crop, crop_mode, crops_per_image, crop_list, pairs, tolerance,
+                 reproject, workers, seed, dry_run):
+    from ..data.build import resolve_inputs
+    from ..data.build_pairs import build_pair_store
+    from ..data.pairs import match_pairs
+
+    if inputs:
+        raise HeliogenError("magnetogram-pairs takes --hr and --lr instead of --input")
+    if not hr_inputs or not lr_inputs:
+        raise HeliogenError("magnetogram-pairs needs both --hr (high-resolution) and --lr (low-resolution) files")
+    if not crop:
+        raise HeliogenError("magnetogram-pairs needs --crop C (the high-resolution crop side, a multiple of 4)")
+    if size not in (None, crop) or pairs not in (None, 4):
+        raise HeliogenError("magnetogram-pairs stores the crops at native resolution with a factor 4: leave --size and --pairs out")
+    mode = "list" if crop_list else (crop_mode or "ar")
+    if dry_run:
+        matched, unpaired = match_pairs(resolve_inputs(hr_inputs), resolve_inputs(lr_inputs), tolerance)
+        click.echo(f"would pair {len(matched)} file(s) into {out} ({len(unpaired)} unpaired), {crop} px crops ({mode})")
+        return
+    report = build_pair_store(hr_inputs, lr_inputs, out, crop, crop_mode=mode, tolerance_min=tolerance, reproject=reproject,
+                              workers=workers, n_random=crops_per_image, seed=seed,
+                              positions=_read_crop_list(crop_list) if crop_list else None)
+    click.echo(report.summary())
+    if report.total_samples == 0:
+        raise HeliogenError("no pair could be built; see the skip reasons above")
 
 
 @data.command("labels")

@@ -230,8 +230,10 @@ def _open_or_create(out: Path, kind, size, config, options) -> Store:
         if old.get("kind") != kind:
             # the kind first: every other option differs too, and would bury the real change
             raise HeliogenError(f"{out} is a {old.get('kind')} store, not {kind}; build {kind} into a new --out")
-        if old != config:
-            diff = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config)) if old.get(k) != config.get(k))
+        # an option added since the store was built reads as unset (None) there
+        changed = [k for k in sorted(set(old) | set(config)) if old.get(k) != config.get(k)]
+        if changed:
+            diff = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in changed)
             raise HeliogenError(f"{out} was built with other options ({diff}); resume with the same options or choose a new --out")
         return store
     lowres = size // options["pairs"] if options.get("pairs") else None

@@ -45,10 +45,31 @@ def _magnetogram_rows(smap, size, source, options):
     from .magnetogram import preprocess_magnetogram
 
     positions = options.get("positions") or {}
+    if options.get("partners"):
+        return _paired_rows(smap, source, options, positions)
     return preprocess_magnetogram(
         smap, size, source, crop=options.get("crop"), crop_mode=options.get("crop_mode", "center"),
         positions=positions.get(Path(source).name, positions.get("*", [])), n_random=options.get("n_random", 1),
         pairs=options.get("pairs"), rng=np.random.default_rng(_file_seed(options.get("seed", 0), source)),
+    )
+
+
+def _paired_rows(smap, source, options, positions):
+    """A high-resolution file's rows with its low-resolution partner (pairs.py) as the lowres images."""
+    from ..errors import BadInput
+    from .fitsio import read_map
+    from .pairs import preprocess_pair
+
+    partner, dt = options["partners"][source]
+    try:
+        lr_map = read_map(partner)
+    except BadInput as err:
+        raise BadInput(f"its low-resolution partner {Path(partner).name} is unusable: {err.reason}") from None
+    return preprocess_pair(
+        smap, lr_map, source, partner, dt, crop=options["crop"], crop_mode=options.get("crop_mode", "ar"),
+        positions=positions.get(Path(source).name, positions.get("*", [])), n_random=options.get("n_random", 1),
+        factor=options["pairs"], rng=np.random.default_rng(_file_seed(options.get("seed", 0), source)),
+        algorithm=options.get("reproject") or "adaptive",
     )
 
 
@@ -172,10 +193,13 @@ _MAGNETOGRAM = KindSpec(
         "crop_mode": "where crops go: center, random, ar (strongest active region) or list",
         "n_random": "random crops per image",
         "positions": "crop centres (Tx, Ty) in arcsec by file name (* for all), for crop_mode list",
-        "pairs": "also store the f x f block-mean low-resolution image",
+        "pairs": "also store the f x f block-mean low-resolution image (with partners: the co-registration factor)",
         "seed": "seed of random crops",
+        "partners": "paired stores: each high-resolution file's low-resolution file and time offset (pairs.py)",
+        "pair_tolerance": "paired stores: the time tolerance (min) the pairs were matched with",
+        "reproject": "paired stores: sunpy reproject_to algorithm (adaptive, interpolation or exact)",
     }),
-    identity_options=("crop", "crop_mode", "n_random", "pairs", "seed", "positions"),
+    identity_options=("crop", "crop_mode", "n_random", "pairs", "seed", "positions", "pair_tolerance", "reproject"),
     preprocess=_magnetogram_rows, rows_per_file=_magnetogram_rows_per_file, default_size=None,
     # super-resolution paper sec. 2: B clipped to +-3000 G, model B / 3000 in [-1, 1]
     normalisation="linear", normalisation_params=MappingProxyType({"scale": 3000.0}),

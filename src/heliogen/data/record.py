@@ -37,6 +37,10 @@ TABLE_COLUMNS = {
     # how the source was brought north up: "" (it was), "exact" (a pixel permutation) or
     # "interpolated order 3" (orient.py); interpolation smooths the finest scales
     "reorient": "str",
+    # paired stores (pairs.py): the low-resolution file of the row's lowres image, and the
+    # time between the two observations (s); "" and NaN elsewhere
+    "pair_source": "str",
+    "pair_dt": "float64",
 }
 
 NO_POINTING = {"crpix1": np.nan, "crpix2": np.nan, "crval1": np.nan, "crval2": np.nan, "roll": np.nan}
@@ -87,6 +91,8 @@ def map_fields(smap, source: str) -> dict:
         "crop_y": -1,
         "augment": "",
         "reorient": "",
+        "pair_source": "",
+        "pair_dt": np.nan,
         **NO_POINTING,
     }
 

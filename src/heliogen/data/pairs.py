@@ -1,0 +1,169 @@
+"""Paired magnetograms from two instruments: low resolution (MDI, 2") co-registered onto high (HMI, 0.5").
+
+The super-resolution paper fine-tunes on real MDI/HMI pairs from their overlap (May 2010 to
+April 2011). A pair is two files observed within a time tolerance: each low-resolution file
+takes the high-resolution file nearest in time, and each high-resolution file serves at most
+one pair. The high-resolution map is turned north up exactly (:mod:`orient`); the
+low-resolution map is reprojected through the two WCS (with sunpy's ``reproject_to``: the
+observers' different positions, pointing and roll are all in them) onto the high-resolution
+grid coarsened by the factor, block for block, so a ``C x C`` crop of the one matches a
+``C/f x C/f`` crop of the other. MDI is scaled by 1/1.4 (Liu et al. 2012), both are clipped to
++-3000 G and off-disk NaN is set to 0, as for single magnetograms.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInput, HeliogenError
+from .magnetogram import B_CLIP, MDI_TO_HMI, _crop_corners
+from .orient import north_up
+from .record import Record, map_fields, window_pointing
+
+__all__ = ["match_pairs", "coregister", "preprocess_pair", "observation_time", "REPROJECT_ALGORITHMS",
+           "DEFAULT_TOLERANCE_MIN"]
+
+DEFAULT_TOLERANCE_MIN = 30.0
+UNPAIRED = ("no high-resolution", "no low-resolution", "its nearest")  # how match_pairs' reasons begin
+# sunpy's reproject_to algorithms: "adaptive" (DeForest 2004, anti-aliased) suits resampling
+# between plate scales; "exact" is area-exact but slow on full disks
+REPROJECT_ALGORITHMS = ("adaptive", "interpolation", "exact")
+
+
+def observation_time(path) -> float:
+    """Observation time (MJD seconds) of a FITS file, from DATE-OBS or T_OBS of its image HDU."""
+    from astropy.io import fits
+    from astropy.time import Time
+
+    try:
+        with fits.open(path) as hdus:
+            for hdu in hdus:
+                header = hdu.header
+                for key in ("DATE-OBS", "T_OBS", "DATE_OBS"):
+                    value = header.get(key)
+                    if value:
+                        return float(Time(str(value).rstrip("Z").replace("_TAI", ""), scale="utc").mjd * 86400.0)
+    except (OSError, ValueError, TypeError) as err:
+        raise BadInput(f"unreadable ({type(err).__name__}: {err})", str(path)) from None
+    raise BadInput("no observation time (DATE-OBS or T_OBS)", str(path))
+
+
+def match_pairs(hr_files, lr_files, tolerance_min: float = DEFAULT_TOLERANCE_MIN):
+    """Pair files by observation time.
+
+    Returns
+    -------
+    pairs : list of (Path, Path, float)
+        ``(high-res file, low-res file, |dt| in s)``, in the order of the high-res files.
+    skipped : dict
+        File (resolved path) -> reason, for every file that is in no pair.
+    """
+    if tolerance_min <= 0:
+        raise HeliogenError(f"the pairing tolerance must be positive, not {tolerance_min} min")
+    skipped, times = {}, {}
+    for group in (hr_files, lr_files):
+        for f in group:
+            try:
+                times[Path(f)] = observation_time(f)
+            except BadInput as err:
+                skipped[str(Path(f).resolve())] = err.reason
+    hr = sorted((times[Path(f)], Path(f)) for f in hr_files if Path(f) in times)
+    lr = [Path(f) for f in lr_files if Path(f) in times]
+    if not hr:
+        return [], dict(skipped, **{str(f.resolve()): "no high-resolution file to pair with" for f in lr})
+    hr_t = np.array([t for t, _ in hr])
+    claims: dict[Path, list] = {}
+    for f in lr:
+        i = int(np.argmin(np.abs(hr_t - times[f])))
+        dt = abs(hr_t[i] - times[f])
+        if dt > tolerance_min * 60.0:
+            skipped[str(f.resolve())] = f"no high-resolution file within {tolerance_min:g} min (nearest {dt / 60:.1f} min)"
+        else:
+            claims.setdefault(hr[i][1], []).append((dt, f))
+    pairs = []
+    for _, h in hr:
+        if h not in claims:
+            skipped[str(h.resolve())] = f"no low-resolution file within {tolerance_min:g} min"
+            continue
+        (dt, f), *others = sorted(claims[h])
+        pairs.append((h, f, float(dt)))
+        for _, other in others:
+            skipped[str(other.resolve())] = f"its nearest high-resolution file {h.name} pairs with {f.name}, nearer in time"
+    return pairs, skipped
+
+
+def _coarse_wcs(wcs, shape, factor):
+    """The WCS of ``wcs``'s pixel grid coarsened by ``factor`` (each coarse pixel one block)."""
+    coarse = wcs.deepcopy()
+    coarse.wcs.cdelt = np.asarray(coarse.wcs.cdelt) * factor
+    # coarse pixel k (0-based) covers fine pixels f k .. f k + f - 1: 1-based CRPIX' = (CRPIX - 0.5) / f + 0.5
+    coarse.wcs.crpix = (np.asarray(coarse.wcs.crpix) - 0.5) / factor + 0.5
+    coarse.array_shape = (shape[0] // factor, shape[1] // factor)
+    return coarse
+
+
+def _field(smap) -> np.ndarray:
+    data = np.asarray(smap.data, dtype=np.float64)
+    if str(smap.instrument or "").upper().startswith("MDI"):
+        data = data * MDI_TO_HMI
+    return np.nan_to_num(np.clip(data, -B_CLIP, B_CLIP), nan=0.0)
+
+
+def coregister(hr_map, lr_map, factor: int = 4, algorithm: str = "adaptive"):
+    """``(hr_north_up, hr_field, lr_field, reorient)``: both fields in HMI-equivalent Gauss.
+
+    ``lr_field`` lies on ``hr_north_up``'s grid coarsened by ``factor`` (the high-resolution
+    image trimmed to a multiple of it); NaN (off disk, or outside the low-resolution image) is 0.
+    """
+    if algorithm not in REPROJECT_ALGORITHMS:
+        raise HeliogenError(f"unknown reprojection {algorithm!r}; choose from {', '.join(REPROJECT_ALGORITHMS)}")
+    hr_map, reorient, _ = north_up(hr_map)
+    ny, nx = (s - s % factor for s in hr_map.data.shape)
+    if min(ny, nx) < factor:
+        raise BadInput(f"the high-resolution image ({hr_map.data.shape}) is smaller than the factor {factor}")
+    target = _coarse_wcs(hr_map.wcs, (ny, nx), factor)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reproject's and sunpy's frame-change chatter
+            lr_on_hr = lr_map.reproject_to(target, algorithm=algorithm)
+    except Exception as err:  # noqa: BLE001 - a WCS the other frame cannot reach is the input's fault
+        raise BadInput(f"cannot reproject the low-resolution map onto the high-resolution frame ({type(err).__name__}: {err})") from None
+    lr_field = np.asarray(lr_on_hr.data, dtype=np.float64)
+    if str(lr_map.instrument or "").upper().startswith("MDI"):
+        lr_field = lr_field * MDI_TO_HMI
+    lr_field = np.nan_to_num(np.clip(lr_field, -B_CLIP, B_CLIP), nan=0.0)
+    return hr_map, _field(hr_map)[:ny, :nx], lr_field, reorient
+
+
+def preprocess_pair(hr_map, lr_map, source: str, partner: str, dt: float, crop: int, crop_mode: str = "ar",
+                    positions=(), n_random: int = 1, factor: int = 4, rng=None, algorithm: str = "adaptive") -> list[Record]:
+    """Store rows of one pair: ``C x C`` high-resolution crops with their ``C/f`` low-resolution twins.
+
+    Parameters
+    ----------
+    hr_map, lr_map : sunpy.map.GenericMap
+        High-resolution (HMI) and low-resolution (MDI) magnetograms of about the same time.
+    source, partner : str
+        Their file names; ``partner`` and ``dt`` (s) go into the table (``pair_source``, ``pair_dt``).
+    crop : int
+        Crop side C at high resolution, a multiple of ``factor``; corners snap to the block grid.
+    crop_mode : {"ar", "center", "random", "list"}
+        As for single magnetograms (``ar``: the strongest active region of the high-res map).
+    """
+    if crop % factor:
+        raise HeliogenError(f"--crop {crop} is not divisible by the factor {factor}")
+    hr_map, hr, lr, reorient = coregister(hr_map, lr_map, factor, algorithm)
+    corners = _crop_corners(hr.shape, crop, crop_mode, rng or np.random.default_rng(0), hr_map, positions, n_random)
+    base = dict(map_fields(hr_map, source), reorient=reorient, pair_source=str(partner), pair_dt=float(dt))
+    rows = []
+    for x0, y0 in corners:
+        x0 = min(int(round(x0 / factor)) * factor, hr.shape[1] - crop)
+        y0 = min(int(round(y0 / factor)) * factor, hr.shape[0] - crop)
+        image = hr[y0:y0 + crop, x0:x0 + crop]
+        lowres = lr[y0 // factor:(y0 + crop) // factor, x0 // factor:(x0 + crop) // factor]
+        fields = dict(base, crop_x=x0, crop_y=y0, **window_pointing(hr_map, x0, y0, crop, crop))
+        rows.append(Record(image=image.astype(np.float32)[None], fields=fields, lowres=lowres.astype(np.float32)[None]))
+    return rows
