@@ -1,4 +1,4 @@
-"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``classify``, ``rank``, ``human``.
+"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``autoencoder``, ``classify``, ``rank``, ``human``.
 """
 
 from __future__ import annotations
@@ -101,6 +101,22 @@ def uncertainty(samples, out, report, scale, order):
     doc = evaluate_uncertainty(samples, out=out, report=report, scale=scale, order=order)
     _echo_table(doc["metrics"])
     click.echo(f"wrote {out}")
+
+
+@evaluate.command("autoencoder")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Magnetogram store to reconstruct.")
+@click.option("--n", type=click.IntRange(min=1), default=64, help="Images (a seeded subset).")
+@click.option("--seed", type=int, default=0)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("autoencoders"), help="Folder for the table and the figure.")
+def autoencoder_quality(runs, data, n, seed, out):
+    """Reconstruction PSNR and unsigned-flux error of autoencoder runs against their factor (SR paper fig. 4)."""
+    from ..superres.evaluate_autoencoder import evaluate_autoencoders
+
+    table = evaluate_autoencoders(runs, data, out, n=n, seed=seed)
+    for r in table["results"]:
+        click.echo(f"{r['type']:3s} f{r['factor']:<3d} PSNR {r['psnr_db']:6.2f} dB   flux error {r['flux_error_pct']:6.2f} %   {r['run']}")
+    click.echo(f"wrote {out}/autoencoders.json, .md and .png")
 
 
 def _echo_classifier_table(doc: dict):

@@ -6,12 +6,13 @@ import click
 
 from .options import common_training_options, report_result, settings_from
 from .train_gan import gan
+from .train_superres import autoencoder
 from .train_tiles import tilegan, tilevae
 
 
 @click.group()
 def train():
-    """Train models on a store (diffusion, GANs, tile GAN and VAE; super-resolution follows)."""
+    """Train models on a store (diffusion, GANs, tile GAN and VAE, the super-resolution autoencoder)."""
 
 
 @train.command("diffusion")
@@ -38,3 +39,4 @@ def diffusion(preset, cond, p_uncond, timesteps, schedule, prediction, hflip, ev
 train.add_command(gan)
 train.add_command(tilegan)
 train.add_command(tilevae)
+train.add_command(autoencoder)

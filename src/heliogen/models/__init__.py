@@ -24,6 +24,10 @@ MODEL_CLASSES = {
     "StyleGAN2Generator": "heliogen.models.stylegan2.generator:StyleGAN2Generator",
     "StyleGAN2Discriminator": "heliogen.models.stylegan2.discriminator:StyleGAN2Discriminator",
     "ProjectedDiscriminator": "heliogen.models.projected.discriminator:ProjectedDiscriminator",
+    # super-resolution: diffusers' autoencoders as they are, and the autoencoder's PatchGAN
+    "AutoencoderKL": "diffusers:AutoencoderKL",
+    "VQModel": "diffusers:VQModel",
+    "PatchDiscriminator": "heliogen.superres.patch_discriminator:PatchDiscriminator",
 }
 
 

@@ -1,6 +1,6 @@
 """Run folders: what ``heliogen train ...`` writes and ``heliogen sample``/``mosaic bank`` read.
 
-One layout for every kind of run (diffusion, gan, tilegan, tilevae; later superres)::
+One layout for every kind of run (diffusion, gan, tilegan, tilevae, autoencoder; later superres)::
 
     RUN/run.json          format tag, kind, each module's class and config, EMA modules,
                           kind-specific extras (the diffusion scheduler config), heliogen version
@@ -35,8 +35,8 @@ __all__ = ["RUN_FORMAT", "RUN_KINDS", "NETWORK_RANGE", "Run", "create_run", "ope
            "to_model_space", "from_model_space", "UNKNOWN_GEOMETRY"]
 
 RUN_FORMAT = "heliogen-run/2"
-RUN_KINDS = ("diffusion", "tilegan", "tilevae", "gan", "superres")
-WHAT_A_RUN_IS = "a run folder written by `heliogen train diffusion|gan|tilegan|tilevae`"
+RUN_KINDS = ("diffusion", "tilegan", "tilevae", "gan", "autoencoder", "superres")
+WHAT_A_RUN_IS = "a run folder written by `heliogen train diffusion|gan|tilegan|tilevae|autoencoder`"
 # The networks' value range. A run whose data range is this one feeds the store's model space
 # to its networks unchanged (to_model_space and from_model_space are then the identity).
 NETWORK_RANGE = (-1.0, 1.0)
