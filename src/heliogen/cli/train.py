@@ -6,13 +6,13 @@ import click
 
 from .options import common_training_options, report_result, settings_from
 from .train_gan import gan
-from .train_superres import autoencoder
+from .train_superres import autoencoder, superres
 from .train_tiles import tilegan, tilevae
 
 
 @click.group()
 def train():
-    """Train models on a store (diffusion, GANs, tile GAN and VAE, the super-resolution autoencoder)."""
+    """Train models on a store (diffusion, GANs, tile GAN and VAE, super-resolution and its autoencoder)."""
 
 
 @train.command("diffusion")
@@ -40,3 +40,4 @@ train.add_command(gan)
 train.add_command(tilegan)
 train.add_command(tilevae)
 train.add_command(autoencoder)
+train.add_command(superres)

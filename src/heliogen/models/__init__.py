@@ -28,6 +28,8 @@ MODEL_CLASSES = {
     "AutoencoderKL": "diffusers:AutoencoderKL",
     "VQModel": "diffusers:VQModel",
     "PatchDiscriminator": "heliogen.superres.patch_discriminator:PatchDiscriminator",
+    "Enhance": "heliogen.superres.deterministic:Enhance",
+    "Progressive": "heliogen.superres.deterministic:Progressive",
 }
 
 
