@@ -111,3 +111,46 @@ def test_cli_trains_ldm_res(pairs, tmp_path, one_torch_thread):
     run = open_run(tmp_path / "run")
     assert run.config["batch"] == 4  # the paper's batch unless given
     assert np.isfinite(run.extras["target_scale"])
+
+
+def test_lora_fine_tune_keeps_only_adapters_and_the_bottleneck(pairs, tmp_path, one_torch_thread):
+    from safetensors import safe_open
+
+    root, ae_run = pairs
+    base = _train(root, ae_run, "ldm-res", tmp_path / "base")
+    settings = TrainSettings(steps=3, batch=2, lr=1e-2, progress=False, checkpoint_every=3, ema=0.0)
+    train_superres(root / "p.zarr", tmp_path / "lora", settings, SuperResSettings(model="", init=str(base.path), lora_rank=4))
+    run = open_run(tmp_path / "lora")
+    assert run.extras["lora"]["rank"] == 4 and run.extras["init"] == str(base.path.resolve())
+    with safe_open(str(run.latest / "model" / "diffusion_pytorch_model.safetensors"), "pt") as fh:
+        keys = list(fh.keys())
+    assert keys and all("lora_" in k or k.startswith("unet.mid_block.") for k in keys)  # adapters and bottleneck only
+    assert any("lora_" in k and "to_q" in k for k in keys) and any(k.startswith("unet.mid_block.resnets") for k in keys)
+    # loading puts them on the base: frozen tensors are the base's, trained ones moved
+    tuned, original = SuperResolver.from_run(run).net.state_dict(), SuperResolver.from_run(base).net.state_dict()
+    frozen = [k for k in original if not k.startswith("unet.mid_block.")]
+    assert all(torch.equal(tuned[k.replace(".weight", ".base_layer.weight").replace(".bias", ".base_layer.bias")]
+                           if k not in tuned else tuned[k], original[k]) for k in frozen)
+    assert any(not torch.equal(tuned[k], original[k]) for k in original if k.startswith("unet.mid_block.") and k in tuned)
+    # the deterministic baselines are fine-tuned in full; LoRA is refused for them
+    enh = _train(root, ae_run, "enhance", tmp_path / "enh")
+    with pytest.raises(HeliogenError, match="fine-tuned in full"):
+        train_superres(root / "p.zarr", tmp_path / "x", settings, SuperResSettings(model="", init=str(enh.path), lora_rank=4))
+    train_superres(root / "p.zarr", tmp_path / "enh-ft", settings, SuperResSettings(model="", init=str(enh.path)))
+    assert open_run(tmp_path / "enh-ft").load_module("model") is not None  # a whole model, not a partial save
+    with pytest.raises(HeliogenError, match="give it with --init"):
+        train_superres(root / "p.zarr", tmp_path / "y", settings, SuperResSettings(model="ddpm", lora_rank=4))
+
+
+def test_lora_starts_as_the_base_model(pairs, tmp_path, one_torch_thread):
+    from heliogen.superres.lora import add_lora
+
+    root, ae_run = pairs
+    base = _train(root, ae_run, "ddpm-res", tmp_path / "base")
+    net = SuperResolver.from_run(base).net
+    x, t = torch.randn(2, 2, 32, 32), torch.tensor([10, 500])
+    before = net(x, t)
+    add_lora(net, 2)
+    torch.testing.assert_close(net(x, t), before)  # B = 0: the adapters change nothing until trained
+    trainable = {n for n, p in net.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith("unet.mid_block.") for n in trainable)

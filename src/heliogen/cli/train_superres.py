@@ -36,8 +36,11 @@ def autoencoder(ae_type, factor, width, latent_channels, layers_per_block, codeb
 
 @click.command("superres")
 @common_training_options
-@click.option("--model", type=click.Choice(["ldm-res", "ldm", "ddpm-res", "ddpm", "enhance", "progressive"]), default="ldm-res", show_default=True,
-              help="Latent or pixel Palette diffusion, on the residual (-res) or the image; or a deterministic network.")
+@click.option("--model", type=click.Choice(["ldm-res", "ldm", "ddpm-res", "ddpm", "enhance", "progressive"]), default=None,
+              help="Latent or pixel Palette diffusion, on the residual (-res) or the image; or a deterministic network [default: ldm-res; with --init, the run's].")
+@click.option("--init", "init_run", type=click.Path(exists=True, file_okay=False), default=None, help="Fine-tune this super-resolution run on --data (LoRA with --lora-rank, else in full).")
+@click.option("--init-checkpoint", default=None, help="The --init run's checkpoint (step, name or best) [default: newest].")
+@click.option("--lora-rank", type=click.IntRange(min=1), default=None, help="With --init: LoRA of this rank on the attention layers, the UNet's middle block unfrozen (diffusion models).")
 @click.option("--autoencoder", "autoencoder_run", type=click.Path(exists=True, file_okay=False), default=None, help="Autoencoder run of the latent models (ldm, ldm-res).")
 @click.option("--preset", type=click.Choice(["tiny", "adm-64", "adm-1024"]), default="tiny", show_default=True, help="UNet preset of the diffusion models.")
 @click.option("--timesteps", type=click.IntRange(min=21), default=1000, show_default=True)
@@ -46,12 +49,14 @@ def autoencoder(ae_type, factor, width, latent_channels, layers_per_block, codeb
 @click.option("--blocks", type=click.IntRange(min=1), default=8, show_default=True, help="Residual blocks of enhance (progressive: half per stage).")
 @click.option("--eval-sampler", type=click.Choice(["ddpm", "ddim", "dpmpp"]), default="dpmpp", show_default=True, help="Sampler of the grids and --eval-every images.")
 @click.option("--eval-steps", type=click.IntRange(min=1), default=20, show_default=True)
-def superres(model, autoencoder_run, preset, timesteps, schedule, width, blocks, eval_sampler, eval_steps, **kwargs):
+def superres(model, init_run, init_checkpoint, lora_rank, autoencoder_run, preset, timesteps, schedule, width, blocks, eval_sampler,
+             eval_steps, **kwargs):
     """Train a 4x magnetogram super-resolution model on a store with low-resolution twins
     (AdamW, MSE; unless given, --batch 4 as in the paper)."""
     from ..superres.train import PAPER_DEFAULTS, SuperResSettings, train_superres
 
     settings = settings_from(kwargs, PAPER_DEFAULTS)
-    model_settings = SuperResSettings(model=model, preset=preset, autoencoder=autoencoder_run, timesteps=timesteps, schedule=schedule,
-                                      width=width, blocks=blocks, eval_sampler=eval_sampler, eval_steps=eval_steps)
+    model_settings = SuperResSettings(model=model or ("" if init_run else "ldm-res"), preset=preset, autoencoder=autoencoder_run,
+                                      timesteps=timesteps, schedule=schedule, width=width, blocks=blocks, eval_sampler=eval_sampler,
+                                      eval_steps=eval_steps, init=init_run, init_checkpoint=init_checkpoint, lora_rank=lora_rank)
     report_result(train_superres(kwargs["data"], kwargs["out"], settings, model_settings))

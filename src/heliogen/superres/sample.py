@@ -42,7 +42,12 @@ class SuperResolver:
         from .autoencoder import load_pretrained_autoencoder
 
         extras = run.extras
-        net = run.load_module("model", ema=(weights == "ema"), checkpoint=checkpoint, device=device)
+        if extras.get("lora"):
+            from .lora import load_lora_model
+
+            net = load_lora_model(run, checkpoint, ema=(weights == "ema"), device=device)
+        else:
+            net = run.load_module("model", ema=(weights == "ema"), checkpoint=checkpoint, device=device)
         folder = run.path / AUTOENCODER_FOLDER
         ae = load_pretrained_autoencoder(folder).eval().to(device) if folder.is_dir() else None
         return cls(extras["model"], net, ae, float(extras.get("target_scale", 1.0)), float(extras.get("condition_scale", 1.0)),

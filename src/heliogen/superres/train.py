@@ -47,6 +47,9 @@ class SuperResSettings:
     scale_rows: int = 64  # training rows the unit-variance scales are measured on
     eval_sampler: str = "dpmpp"
     eval_steps: int = 20
+    init: str | None = None  # fine-tune this superres run (lora.py)
+    init_checkpoint: str | None = None
+    lora_rank: int | None = None  # with init: LoRA of this rank on a diffusion model
 
 
 def _paired_store(data):
@@ -93,29 +96,47 @@ def _network(sr: SuperResSettings, size: int, channels: int, autoencoder):
     return SolarDiffusionModel(unet=unet_config(sr.preset, side, in_channels=2 * c, out_channels=c), cond="none")
 
 
-def train_superres(data, out, settings: TrainSettings, sr: SuperResSettings) -> dict:
-    """Train (or resume) a super-resolution model on the paired store ``data`` into the run ``out``."""
+def _start(sr: SuperResSettings, store, dataset, data_range, channels):
+    """``(net, autoencoder, extras, trainable_only)``: a fresh model, or the --init run's to fine-tune."""
+    if sr.init:
+        from .lora import init_from
+
+        net, ae, extras, trainable_only = init_from(sr.init, sr.model, sr.lora_rank, sr.init_checkpoint)
+        sr.model = extras["model"]
+        return net, ae, extras, trainable_only
+    if sr.lora_rank:
+        raise HeliogenError("--lora-rank fine-tunes a trained run: give it with --init RUN")
     check_model(sr.model)
+    ae = _autoencoder(sr)
+    net = _network(sr, store.size, channels, ae)
+    extras = {"model": sr.model}
+    if sr.model in DIFFUSION_MODELS:
+        extras["scheduler"] = scheduler_config(sr.timesteps, sr.schedule, "epsilon")
+        extras["target_scale"], extras["condition_scale"] = _scales(sr.model, dataset, ae, data_range, sr.scale_rows)
+    return net, ae, extras, ()
+
+
+def train_superres(data, out, settings: TrainSettings, sr: SuperResSettings) -> dict:
+    """Train (or resume) a super-resolution model on the paired store ``data`` into the run ``out``;
+    with ``sr.init``, fine-tune that run (LoRA with ``sr.lora_rank``, else in full)."""
+    if not sr.init:
+        check_model(sr.model)
     store = _paired_store(data)
     check_eval_settings(settings, store)
-    ae = _autoencoder(sr)
     out = Path(out)
     torch.manual_seed(settings.seed)
     channels = int(store.attrs["channels"])
     dataset = StoreDataset(store, lowres=True)
     data_range = store.normalisation.data_range
-    net = _network(sr, store.size, channels, ae)
+    net, ae, extras, trainable_only = _start(sr, store, dataset, data_range, channels)
     diffusion = sr.model in DIFFUSION_MODELS
-    extras = {"model": sr.model}
-    if diffusion:
-        extras["scheduler"] = scheduler_config(sr.timesteps, sr.schedule, "epsilon")
-        extras["target_scale"], extras["condition_scale"] = _scales(sr.model, dataset, ae, data_range, sr.scale_rows)
     if is_main_process():
         config = {"data": str(data), "out": str(out), **asdict(sr), **asdict(settings)}
         create_run(out, "superres", {"model": net}, describe_store(store, data), config, ema=["model"], extras=extras)
         if ae is not None and not (out / AUTOENCODER_FOLDER).is_dir():
             ae.save_pretrained(out / AUTOENCODER_FOLDER)
     train_sched = make_scheduler("train", extras["scheduler"]) if diffusion else None
+    timesteps = int(extras["scheduler"]["num_train_timesteps"]) if diffusion else 0  # a fine-tune keeps its base's
 
     def step_fn(batch, ctx):
         model, gen, dev = ctx.module("model"), ctx.generator, ctx.device
@@ -130,7 +151,7 @@ def train_superres(data, out, settings: TrainSettings, sr: SuperResSettings) -> 
             spaces = diffusion_spaces(sr.model, hr, lr, ae.to(dev) if ae is not None else None)
             x0 = spaces.x0 * extras["target_scale"]
             noise = torch.randn(x0.shape, generator=gen).to(dev)
-            t = torch.randint(0, sr.timesteps, (x0.shape[0],), generator=gen).to(dev)
+            t = torch.randint(0, timesteps, (x0.shape[0],), generator=gen).to(dev)
             x_t = train_sched.add_noise(x0, noise, t)
             pred = model(torch.cat([x_t, spaces.condition * extras["condition_scale"]], dim=1), t)
             loss = F.mse_loss(pred.float(), noise)
@@ -162,7 +183,10 @@ def train_superres(data, out, settings: TrainSettings, sr: SuperResSettings) -> 
                              sr.eval_sampler, sr.eval_steps)
         return from_model_space(pred.clamp(-1, 1), data_range).cpu().numpy()
 
-    optimizers = {"model": lambda m: torch.optim.AdamW(m["model"].parameters(), lr=settings.lr, weight_decay=settings.weight_decay)}
-    with Trainer(out, settings, {"model": net}, optimizers, ["model"], dataset, step_fn, sample_fn,
+    def trainable(m):
+        return [p for p in m["model"].parameters() if p.requires_grad]
+
+    optimizers = {"model": lambda m: torch.optim.AdamW(trainable(m), lr=settings.lr, weight_decay=settings.weight_decay)}
+    with Trainer(out, settings, {"model": net}, optimizers, ["model"], dataset, step_fn, sample_fn, trainable_only=trainable_only,
                  generate_fn=generate_fn if settings.eval_every else None) as trainer:
         return trainer.run()
