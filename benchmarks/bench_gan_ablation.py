@@ -176,7 +176,8 @@ def main():
                   "patch": f"{SIZE // 2} px random crops, 1 per image", "hf_cutoff": "0.25 cycle/px (half Nyquist)"},
         notes=("CPU scale: minutes of training per run, far from the study's GPU-days at 1024 px. The generator is the study's "
                "StyleGAN2 at 32 channels (64 below 32 px); the projected discriminators have half-width heads and see their backbone input at 128 px "
-               "instead of 224. "
+               "instead of 224. The StyleGAN2-ADA discriminator shares the generator's channel_base/channel_max (32-64 channels) "
+               "and adapts its augmentation with ada_kimg 1, so that p can move within these few steps. "
                "Whether the ordering held at this scale is the 'met' field; it is committed whichever way it came out."),
     )
 
