@@ -137,3 +137,25 @@ def test_cli_trains_and_scores(store, tmp_path, capsys, one_torch_thread):
     out = capsys.readouterr().out
     assert exit_info.value.code == 0 and "kl  f4" in out and "vq  f8" in out
     assert "| vq | 8 |" in (tmp_path / "fig4" / "autoencoders.md").read_text()
+
+
+def test_kl_weight_pulls_the_posterior_to_the_prior(store, tmp_path, one_torch_thread):
+    kl = {}
+    for weight in (0.0, 1.0):
+        run = tmp_path / f"w{weight}"
+        train_autoencoder(store, run, _settings(10, ema=0.0), AutoencoderSettings(type="kl", factor=4, width=8, kl_weight=weight))
+        kl[weight] = np.mean([s["kl"] for s in _stats(run) if "kl" in s][-3:])
+    assert kl[1.0] < 0.5 * kl[0.0]
+
+
+def test_a_pretrained_factor_that_does_not_divide_the_images_is_one_line(store, tmp_path):
+    folder = tmp_path / "vae"
+    build_autoencoder("kl", 16, channels=1, width=8).save_pretrained(folder)
+    from heliogen.data.build import build_store as build
+
+    root = tmp_path / "odd"
+    write_synth("magnetogram", 1, 256, 3, root / "hmi", start="2011-01-09T00:00:00")
+    build(root / "hmi", root / "m24.zarr", "magnetogram", None, crop=24, crop_mode="center", progress=False)
+    with pytest.raises(HeliogenError, match=r"\(24 px\) are not divisible by the autoencoder's factor 16"):
+        train_autoencoder(root / "m24.zarr", tmp_path / "run", _settings(1), AutoencoderSettings(pretrained=str(folder)))
+    assert not (tmp_path / "run").exists()  # refused before any run folder is written

@@ -348,3 +348,28 @@ def test_a_run_recorded_before_an_option_existed_still_resumes(store, tmp_path):
 
     with pytest.raises(HeliogenError, match=r"another model \(D differ\)"):  # a real change still refuses
         train_gan(store, run, settings(steps=4), gan_settings("projected", feature_input=128))
+
+
+# every row of the study's table 1 as its switch; each trains two steps and moves exactly its trainable parts
+TABLE_1 = [{}, {"backbone": "lite1"}, {"backbone": "lite2"}, {"unfreeze_backbone": True}, {"projection": "ccm"},
+           {"projection": "none"}, {"trainable_projection": True}, {"discriminators": [1]}, {"discriminators": [1, 2]},
+           {"discriminators": [1, 2, 3]}, {"augment": False}, {"backbone": "random", "unfreeze_backbone": True}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("switch", TABLE_1, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "baseline")
+def test_every_ablation_switch_trains_two_steps_and_moves_only_its_parts(store, tmp_path, switch):
+    gs = gan_settings("projected", **{"backbone": "lite0", "feature_input": 128, **switch})
+    result = train_gan(store, tmp_path / "run", settings(batch=2), gs)
+    assert [r["step"] for r in stats(tmp_path / "run")] == [1, 2]
+    torch.manual_seed(0)
+    _, D0 = build_gan(gs, 32, 1)
+    D = result["modules"]["D"]
+    counts = D.trainable_parameter_counts()
+    assert counts == D0.trainable_parameter_counts() and counts["discriminators"] > 0
+    before, after = dict(D0.named_parameters()), dict(D.named_parameters())
+    for part, module in D.parts().items():
+        names = [f"{prefix}.{n}" for prefix, m in D.named_children() if m is module for n, _ in module.named_parameters()]
+        moved = any(not torch.equal(after[k], before[k]) for k in names if k in before)
+        # a trainable part trained, a frozen one is bit-identical
+        assert moved == (counts[part] > 0), (part, counts[part])

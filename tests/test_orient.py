@@ -78,3 +78,18 @@ def test_a_north_up_map_is_left_alone(fine_field):
     assert out is src and how == "" and residual == 0.0
     (rec,) = preprocess_magnetogram(src, 16)
     assert rec.fields["reorient"] == "" and rec.fields["roll"] == 0.0
+
+
+def test_a_cd_matrix_header_keeps_its_pixel_size(fine_field):
+    src = _rolled(fine_field, 180.0)
+    meta = src.meta.copy()
+    for key in ("cdelt1", "cdelt2", "crota2"):
+        meta.pop(key)
+    meta.update({"cd1_1": -HMI_CDELT, "cd1_2": 0.0, "cd2_1": 0.0, "cd2_2": -HMI_CDELT})  # the same 180 deg roll as a CD matrix
+    cd = sunpy.map.Map(src.data, meta)
+    out, how, residual = north_up(cd)
+    assert how == EXACT and abs(residual) < 1e-9
+    assert out.scale.axis1.to_value("arcsec/pix") == pytest.approx(HMI_CDELT)
+    sky = out.pixel_to_world([3, 90] * u.pix, [7, 40] * u.pix)
+    want = cd.pixel_to_world([124, 37] * u.pix, [120, 87] * u.pix)
+    np.testing.assert_allclose(sky.Tx.to_value(u.arcsec), want.Tx.to_value(u.arcsec), atol=1e-6)

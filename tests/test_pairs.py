@@ -35,7 +35,7 @@ def test_files_pair_by_time_one_to_one(files, tmp_path):
     broken.write_text("not FITS")
     pairs, skipped = match_pairs(hmi, [*mdi, *far, near, broken], tolerance_min=30)
     assert [(h.name, m.name, dt) for h, m, dt in pairs] == [(h.name, m.name, 600.0) for h, m in zip(hmi[:3], mdi)]
-    assert skipped[str(hmi[3].resolve())] == "no low-resolution file within 30 min"
+    assert skipped[str(hmi[3].resolve())].startswith("no low-resolution file within 30 min (nearest ")
     assert skipped[str(far[0].resolve())].startswith("no high-resolution file within 30 min (nearest 42120.0 min)")
     assert "pairs with" in skipped[str(near.resolve())] and str(broken.resolve()) in skipped
     assert match_pairs(hmi, mdi, tolerance_min=5)[0] == []  # 10 min apart
@@ -134,3 +134,39 @@ def test_cli_pair_mistakes_are_one_line_errors(files, tmp_path, capsys, extra, m
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     code, _, err = _run(["data", "build", "--kind", "euv", "--hr", str(root / "hmi"), "--out", str(tmp_path / "y.zarr")], capsys)
     assert code == 2 and "--hr and --lr apply to --kind magnetogram-pairs only" in err
+
+
+def test_closest_pairs_first_self_pairs_refused_and_times_from_any_header(tmp_path):
+    def f(name, **cards):
+        path = tmp_path / f"{name}.fits"
+        fits.PrimaryHDU(np.zeros((4, 4), np.float32), fits.Header(cards)).writeto(path)
+        return path
+
+    h0, h10 = f("h0", **{"DATE-OBS": "2010-06-01T00:00:00"}), f("h10", **{"DATE-OBS": "2010-06-01T00:10:00"})
+    l1, l2 = f("l1", **{"DATE-OBS": "2010-06-01T00:01:00"}), f("l2", **{"DATE-OBS": "2010-06-01T00:02:00"})
+    pairs, skipped = match_pairs([h0, h10], [l1, l2], tolerance_min=30)
+    assert [(h.name, lo.name, dt) for h, lo, dt in pairs] == [("h0.fits", "l1.fits", 60.0), ("h10.fits", "l2.fits", 480.0)]
+    assert skipped == {}
+    pairs, skipped = match_pairs([h0], [l1, l2], tolerance_min=30)
+    assert skipped[str(l2.resolve())] == "every high-resolution file within 30 min pairs with one nearer in time"
+    pairs, skipped = match_pairs([h0, l1], [l1], tolerance_min=30)
+    assert pairs == [] and skipped[str(l1.resolve())] == "given as both a high- and a low-resolution file"
+    # JSOC's T_OBS (TAI: 34 s ahead of UTC in 2010), and a date with its time in TIME-OBS
+    tai = f("tai", T_OBS="2010.06.01_00:00:34_TAI")
+    split = f("split", **{"DATE-OBS": "2010-06-01", "TIME-OBS": "00:05:00"})
+    bad = f("bad", **{"DATE-OBS": "yesterday"})
+    pairs, skipped = match_pairs([h0], [tai, split, bad], tolerance_min=30)
+    assert [(lo.name, dt) for _, lo, dt in pairs] == [("tai.fits", 0.0)]
+    assert "every high-resolution file" in skipped[str(split.resolve())]
+    assert skipped[str(bad.resolve())].startswith("no readable observation time") and "\n" not in skipped[str(bad.resolve())]
+
+
+def test_non_magnetograms_are_refused_as_either_side(files, tmp_path, capsys):
+    root, hmi, mdi, _ = files
+    write_synth("euv", 1, 64, 7, tmp_path / "euv", start="2010-06-01T00:05:00")
+    code, text, err = _run(["-q", "data", "build", "--kind", "magnetogram-pairs", "--hr", str(tmp_path / "euv"), "--lr", str(mdi[0]),
+                            "--out", str(tmp_path / "x.zarr"), "--crop", "16"], capsys)
+    assert code == 2 and "not a magnetogram" in text + err
+    code, text, err = _run(["-q", "data", "build", "--kind", "magnetogram-pairs", "--hr", str(hmi[0]), "--lr", str(tmp_path / "euv"),
+                            "--out", str(tmp_path / "y.zarr"), "--crop", "16"], capsys)
+    assert code == 2 and "its low-resolution partner: not a magnetogram" in text + err

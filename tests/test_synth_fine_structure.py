@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sunpy.map
 from scipy import integrate, ndimage
 from scipy.spatial import cKDTree
 
@@ -115,15 +116,46 @@ def active_centre():
     return float(c.Tx.to_value("arcsec")), float(c.Ty.to_value("arcsec"))
 
 
-def test_power_beyond_2_arcsec_stands_above_hmi_noise(active_centre):
+@pytest.mark.parametrize("scale", [2.0, 1.0])  # beyond the 2" circle (f > 1/4"), and periods under 2" (f > 1/2")
+def test_power_beyond_2_arcsec_stands_above_hmi_noise(active_centre, scale):
     noise = np.random.default_rng(3).normal(0.0, HMI["noise"], (128, 128))
-    floor = small_scale_power(noise, HMI["pixel"])
-    assert floor == pytest.approx(HMI["noise"] ** 2 * 0.95, rel=0.05)  # white noise beyond the 2" circle
-    active, quiet = _crop(active_centre), _crop((-150.0, -300.0))
+    floor = small_scale_power(noise, HMI["pixel"], scale)
+    share = 1 - np.pi * (HMI["pixel"] / (2 * scale)) ** 2  # white noise: the frequency bins beyond the cut
+    assert floor == pytest.approx(HMI["noise"] ** 2 * share, rel=0.05)
+    active = _crop(active_centre)
     assert np.abs(active).max() > 1500  # the crop is on the spot
-    assert small_scale_power(active, HMI["pixel"]) / floor >= 5
-    assert small_scale_power(quiet, HMI["pixel"]) / floor >= 2
-    assert 1.0 < np.abs(quiet).mean() < 15.0  # a quiet Sun as weak as HMI sees one, not a plage
+    assert small_scale_power(active, HMI["pixel"], scale) / floor >= 5
+    for date in ("2011-01-09T00:00:00", DATE):  # between two days' networks, and on one
+        quiet = synth_magnetogram(2, 128, date_obs=date, cdelt=HMI["pixel"], center=(-150.0, -300.0), noise=0).data.astype(float)
+        assert small_scale_power(quiet, HMI["pixel"], scale) / floor >= 2
+        assert 1.0 < np.abs(quiet).mean() < 15.0  # a quiet Sun as weak as HMI sees one, not a plage
+
+
+def test_noise_is_its_own_at_each_place_and_time():
+    a, b = (synth_magnetogram(2, 32, date_obs=DATE, cdelt=0.5, center=c).data - synth_magnetogram(2, 32, date_obs=DATE, cdelt=0.5, center=c, noise=0).data
+            for c in ((-150.0, -300.0), (150.0, 300.0)))
+    assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.1
+    assert np.std(a) == pytest.approx(HMI["noise"], rel=0.1)
+
+
+def test_mdi_roll_turns_the_image_the_way_its_header_says(monkeypatch):
+    """With an exaggerated roll, MDI reprojected through its header lines up with HMI; the
+    opposite sign would not."""
+    import heliogen.data.synth.magnetogram as synth_module
+
+    monkeypatch.setattr(synth_module, "pointing_error", lambda seed, t, inst: (1.5, -2.0, 10.0) if inst == "mdi" else (0.0, 0.0, 0.0))
+    mdi = synth_magnetogram(2, 64, "mdi", date_obs=DATE, cdelt=4.0, center=(-400.0, 300.0), noise=0)
+    assert mdi.meta["crota2"] == 10.0
+    hmi = synth_magnetogram(2, 256, "hmi", date_obs=DATE, cdelt=1.0, center=(-400.0, 300.0), noise=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seen = np.nan_to_num(mdi.reproject_to(hmi.wcs, algorithm="interpolation").data)
+        flipped = sunpy.map.Map(mdi.data, dict(mdi.meta, crota2=-mdi.meta["crota2"]))
+        wrong = np.nan_to_num(flipped.reproject_to(hmi.wcs, algorithm="interpolation").data)
+    truth = ndimage.gaussian_filter(hmi.data.astype(float), 3.0)
+    inner = (slice(40, -40), slice(40, -40))
+    assert np.corrcoef(seen[inner].ravel(), truth[inner].ravel())[0, 1] > 0.9
+    assert np.corrcoef(wrong[inner].ravel(), truth[inner].ravel())[0, 1] < 0.7
 
 
 def test_mdi_is_the_hmi_sun_through_mdi():

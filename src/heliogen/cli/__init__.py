@@ -19,6 +19,7 @@ from .evaluate import evaluate
 from .gan import gan
 from .sample import sample
 from .mosaic import mosaic
+from .superres import superres
 from .train import train
 
 __all__ = ["cli", "main"]
@@ -42,7 +43,7 @@ def cli(verbose: int, quiet: bool):
     logger.propagate = False
 
 
-for group in (data, train, sample, evaluate, gan, mosaic, demo):
+for group in (data, train, sample, evaluate, gan, mosaic, superres, demo):
     cli.add_command(group)
 
 

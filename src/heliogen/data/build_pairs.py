@@ -61,6 +61,9 @@ def build_pair_store(hr_inputs, lr_inputs, out, crop: int, crop_mode: str = "ar"
             for f in (h, lr):
                 if skipped.get(str(f.resolve()), "").startswith(UNPAIRED):
                     skipped.pop(str(f.resolve()))
+        # a file whose rows a run before this one stored is kept, not called skipped
+        stored = set(store.column("source")) | set(store.column("pair_source")) if store.n else set()
+        unpaired = {f: why for f, why in unpaired.items() if f not in stored}
         skipped.update(unpaired)
         store.commit(skipped=skipped)
     report.skipped.update(unpaired)

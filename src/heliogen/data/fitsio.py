@@ -101,7 +101,9 @@ def read_map(path: str | os.PathLike):
         try:
             return sunpy.map.Map(data, header)
         except Exception as err:  # sunpy raises many types for broken WCS headers
-            raise BadInput(f"header sunpy cannot read as a map ({err})", src) from None
+            # sunpy's messages run to several lines (and a link): the reason stays one line
+            first = " ".join(str(err).split("\n")[:2]).strip()
+            raise BadInput(f"header sunpy cannot read as a map ({first})", src) from None
 
 
 def _declares_more_than(path: Path) -> bool:

@@ -22,7 +22,7 @@ from .orient import north_up
 from .resample import area_resample, block_mean
 from .record import Record, map_fields, window_pointing
 
-__all__ = ["preprocess_magnetogram", "strongest_region_pixel", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
+__all__ = ["preprocess_magnetogram", "strongest_region_pixel", "check_magnetogram", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
 
 B_CLIP = 3000.0  # G
 MDI_TO_HMI = 1 / 1.4
@@ -39,6 +39,18 @@ def strongest_region_pixel(field: np.ndarray, smooth_px: float = 8.0) -> tuple[i
     strength = ndimage.gaussian_filter(np.abs(np.nan_to_num(field)), smooth_px)
     y, x = np.unravel_index(int(np.argmax(strength)), strength.shape)
     return int(x), int(y)
+
+
+def check_magnetogram(smap, source: str = "") -> None:
+    """One-line BadInput for what is not a 2-D magnetogram with a helioprojective WCS."""
+    meta = smap.meta
+    content = str(meta.get("content", "")).upper()
+    bunit = str(meta.get("bunit", "")).strip().lower()
+    if "MAGNETOGRAM" not in content and bunit not in ("g", "gauss", "mx/cm2", "mx cm-2") and smap.measurement != "magnetogram":
+        raise BadInput(f"not a magnetogram (CONTENT {meta.get('content', 'missing')!r}, BUNIT {meta.get('bunit', 'missing')!r})", source)
+    missing = [k for k in ("ctype1", "ctype2", "cdelt1", "cdelt2", "crpix1", "crpix2", "crval1", "crval2") if k not in meta]
+    if missing:
+        raise BadInput(f"no WCS ({', '.join(k.upper() for k in missing)} missing)", source)
 
 
 def _crop_corners(shape, crop, mode, rng, smap, positions, n_random):

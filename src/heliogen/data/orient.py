@@ -52,6 +52,8 @@ def _turned_map(smap, k: int):
     crpix_old = np.array([float(smap.meta["crpix1"]), float(smap.meta["crpix2"])]) - 1.0
     crpix = np.linalg.solve(a, crpix_old - b) + 1.0
     meta = smap.meta.copy()
+    # a CD matrix holds the pixel size too: it becomes CDELT (sunpy's scale) beside the new PC
+    meta["cdelt1"], meta["cdelt2"] = (float(v.to_value(f"{u}/pix")) for v, u in zip(smap.scale, smap.spatial_units))
     for key in ("crota1", "crota2", "crota", "cd1_1", "cd1_2", "cd2_1", "cd2_2"):
         meta.pop(key, None)
     # CDELTi stay with their axes: world = CDELT * PC A (p' - CRPIX') is exact for any pixel shape

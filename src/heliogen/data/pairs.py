@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInput, HeliogenError
-from .magnetogram import B_CLIP, MDI_TO_HMI, _crop_corners
+from .magnetogram import B_CLIP, MDI_TO_HMI, _crop_corners, check_magnetogram
 from .orient import north_up
 from .record import Record, map_fields, window_pointing
 
@@ -27,28 +27,43 @@ __all__ = ["match_pairs", "coregister", "preprocess_pair", "observation_time", "
            "DEFAULT_TOLERANCE_MIN"]
 
 DEFAULT_TOLERANCE_MIN = 30.0
-UNPAIRED = ("no high-resolution", "no low-resolution", "its nearest")  # how match_pairs' reasons begin
+UNPAIRED = ("no high-resolution", "no low-resolution", "every high-resolution", "every low-resolution", "given as both")  # match_pairs' reasons
 # sunpy's reproject_to algorithms: "adaptive" (DeForest 2004, anti-aliased) suits resampling
 # between plate scales; "exact" is area-exact but slow on full disks
 REPROJECT_ALGORITHMS = ("adaptive", "interpolation", "exact")
 
 
+def _time(header):
+    """UTC time (MJD seconds) from DATE-OBS (with TIME-OBS when the date has no time), else T_OBS."""
+    from sunpy.time import parse_time
+
+    tried = []
+    date, clock = header.get("DATE-OBS") or header.get("DATE_OBS"), header.get("TIME-OBS")
+    candidates = []
+    if date:
+        candidates.append(f"{date}T{clock}" if clock and "T" not in str(date) and ":" not in str(date) else str(date))
+    if header.get("T_OBS"):
+        candidates.append(str(header["T_OBS"]))  # JSOC's 2010.06.01_00:00:00_TAI is parsed in its own scale
+    for text in candidates:
+        try:
+            return float(parse_time(text.rstrip("Z") if not text.endswith("_TAI") else text).utc.mjd * 86400.0)
+        except (ValueError, TypeError) as err:
+            tried.append(f"{text!r}: {str(err).splitlines()[0][:80]}")
+    raise BadInput("no readable observation time (" + ("; ".join(tried) or "no DATE-OBS or T_OBS") + ")")
+
+
 def observation_time(path) -> float:
-    """Observation time (MJD seconds) of a FITS file, from DATE-OBS or T_OBS of its image HDU."""
+    """Observation time (MJD seconds, UTC) of a FITS file's image HDU, from its header alone."""
     from astropy.io import fits
-    from astropy.time import Time
 
     try:
         with fits.open(path) as hdus:
-            for hdu in hdus:
-                header = hdu.header
-                for key in ("DATE-OBS", "T_OBS", "DATE_OBS"):
-                    value = header.get(key)
-                    if value:
-                        return float(Time(str(value).rstrip("Z").replace("_TAI", ""), scale="utc").mjd * 86400.0)
+            header = next((h.header for h in hdus if h.header.get("NAXIS", 0) >= 2), hdus[0].header)
+            return _time(header)
+    except BadInput as err:
+        raise BadInput(err.reason, str(path)) from None
     except (OSError, ValueError, TypeError) as err:
-        raise BadInput(f"unreadable ({type(err).__name__}: {err})", str(path)) from None
-    raise BadInput("no observation time (DATE-OBS or T_OBS)", str(path))
+        raise BadInput(f"unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})", str(path)) from None
 
 
 def match_pairs(hr_files, lr_files, tolerance_min: float = DEFAULT_TOLERANCE_MIN):
@@ -57,7 +72,8 @@ def match_pairs(hr_files, lr_files, tolerance_min: float = DEFAULT_TOLERANCE_MIN
     Returns
     -------
     pairs : list of (Path, Path, float)
-        ``(high-res file, low-res file, |dt| in s)``, in the order of the high-res files.
+        ``(high-res file, low-res file, |dt| in s)`` (resolved paths), in time order of the high-res
+        files; the closest pairs are made first, each file in one pair at most.
     skipped : dict
         File (resolved path) -> reason, for every file that is in no pair.
     """
@@ -70,28 +86,40 @@ def match_pairs(hr_files, lr_files, tolerance_min: float = DEFAULT_TOLERANCE_MIN
                 times[Path(f)] = observation_time(f)
             except BadInput as err:
                 skipped[str(Path(f).resolve())] = err.reason
-    hr = sorted((times[Path(f)], Path(f)) for f in hr_files if Path(f) in times)
-    lr = [Path(f) for f in lr_files if Path(f) in times]
-    if not hr:
-        return [], dict(skipped, **{str(f.resolve()): "no high-resolution file to pair with" for f in lr})
-    hr_t = np.array([t for t, _ in hr])
-    claims: dict[Path, list] = {}
-    for f in lr:
-        i = int(np.argmin(np.abs(hr_t - times[f])))
-        dt = abs(hr_t[i] - times[f])
-        if dt > tolerance_min * 60.0:
-            skipped[str(f.resolve())] = f"no high-resolution file within {tolerance_min:g} min (nearest {dt / 60:.1f} min)"
-        else:
-            claims.setdefault(hr[i][1], []).append((dt, f))
-    pairs = []
-    for _, h in hr:
-        if h not in claims:
-            skipped[str(h.resolve())] = f"no low-resolution file within {tolerance_min:g} min"
-            continue
-        (dt, f), *others = sorted(claims[h])
-        pairs.append((h, f, float(dt)))
-        for _, other in others:
-            skipped[str(other.resolve())] = f"its nearest high-resolution file {h.name} pairs with {f.name}, nearer in time"
+    both = {Path(f).resolve() for f in hr_files} & {Path(f).resolve() for f in lr_files}
+    for f in both:
+        skipped[str(f)] = "given as both a high- and a low-resolution file"
+    hr = sorted({Path(f).resolve(): times[Path(f)] for f in hr_files if Path(f) in times and Path(f).resolve() not in both}.items(),
+                key=lambda item: (item[1], str(item[0])))
+    lr = sorted({Path(f).resolve(): times[Path(f)] for f in lr_files if Path(f) in times and Path(f).resolve() not in both}.items(),
+                key=lambda item: (item[1], str(item[0])))
+    limit = tolerance_min * 60.0
+    # the closest pairs first, each file in one pair at most (greedy by time difference)
+    hr_times = np.array([t for _, t in hr])
+    candidates = []
+    for lo, tl in lr:  # only the high-resolution files within the tolerance, found by bisection
+        for i in range(int(np.searchsorted(hr_times, tl - limit, "left")), int(np.searchsorted(hr_times, tl + limit, "right"))):
+            candidates.append((abs(hr_times[i] - tl), str(hr[i][0]), str(lo), hr[i][0], lo))
+    candidates.sort()
+    used_h, used_l, chosen = set(), set(), {}
+    for dt, _, _, h, lo in candidates:
+        if h not in used_h and lo not in used_l:
+            used_h.add(h)
+            used_l.add(lo)
+            chosen[h] = (lo, float(dt))
+    pairs = [(h, *chosen[h]) for h, _ in hr if h in chosen]
+    for group, used, other in ((hr, used_h, lr), (lr, used_l, hr)):
+        word = "low" if group is hr else "high"
+        for f, t in group:
+            if f in used:
+                continue
+            other_times = np.array([u for _, u in other])
+            nearest = float(np.abs(other_times - t).min()) if len(other_times) else np.inf
+            if nearest <= limit:
+                skipped[str(f)] = f"every {word}-resolution file within {tolerance_min:g} min pairs with one nearer in time"
+            else:
+                nearest = f" (nearest {nearest / 60:.1f} min)" if np.isfinite(nearest) else ""
+                skipped[str(f)] = f"no {word}-resolution file within {tolerance_min:g} min{nearest}"
     return pairs, skipped
 
 
@@ -120,6 +148,11 @@ def coregister(hr_map, lr_map, factor: int = 4, algorithm: str = "adaptive"):
     """
     if algorithm not in REPROJECT_ALGORITHMS:
         raise HeliogenError(f"unknown reprojection {algorithm!r}; choose from {', '.join(REPROJECT_ALGORITHMS)}")
+    check_magnetogram(hr_map)
+    try:
+        check_magnetogram(lr_map)
+    except BadInput as err:
+        raise BadInput(f"its low-resolution partner: {err.reason}") from None
     hr_map, reorient, _ = north_up(hr_map)
     ny, nx = (s - s % factor for s in hr_map.data.shape)
     if min(ny, nx) < factor:

@@ -61,6 +61,11 @@ def evaluate_autoencoders(runs, data, out, n: int = 64, seed: int = 0) -> dict:
     for run in opened:
         if run.kind != "autoencoder":
             raise HeliogenError(f"{run.path} is a {run.kind} run, not an autoencoder run")
+        if run.data.get("kind") != "magnetogram":
+            raise HeliogenError(f"{run.path} was trained on {run.data.get('kind')} images; the flux error needs a magnetogram autoencoder")
+        factor = int(run.config.get("factor") or 1)
+        if store.size % factor:
+            raise HeliogenError(f"{data}'s images ({store.size} px) are not divisible by {run.path}'s factor {factor}")
     rows, stored = _images(store, n, seed)
     results = sorted((_score(run, store, stored) for run in opened), key=lambda r: (r["factor"], r["type"]))
     out = Path(out)

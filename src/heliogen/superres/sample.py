@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ..diffusion.denoisers import ImageConditioned, NetworkDenoiser
@@ -20,7 +19,7 @@ from ..diffusion.seeding import image_generators, initial_noise
 from ..errors import HeliogenError
 from .models import DIFFUSION_MODELS, diffusion_spaces, to_image
 
-__all__ = ["SuperResolver", "super_resolve", "AUTOENCODER_FOLDER"]
+__all__ = ["SuperResolver", "super_resolve", "target_shape", "AUTOENCODER_FOLDER"]
 
 AUTOENCODER_FOLDER = "autoencoder"  # RUN/autoencoder: the frozen autoencoder a latent run was trained with
 
@@ -55,8 +54,13 @@ class SuperResolver:
 
 
 def super_resolve(sr: SuperResolver, lowres: torch.Tensor, seeds, sampler: str = "dpmpp", steps: int = 20,
-                  eval_batch: int = 8, on_step=None) -> torch.Tensor:
-    """High-resolution predictions (model space) of ``lowres`` (N, C, s, s), one seed per row."""
+                  eval_batch: int = 8, on_step=None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """High-resolution predictions (model space) of ``lowres`` (N, C, s, s), one seed per row.
+
+    ``noise``: the initial noise of each row (diffusion models), instead of drawing it from the
+    row's seed; full-disk tiling passes noise fixed by position on the disk. The seeds still
+    drive an ancestral sampler's later draws.
+    """
     seeds = [int(s) for s in seeds]
     if len(seeds) != len(lowres):
         raise HeliogenError(f"{len(seeds)} seeds for {len(lowres)} images")
@@ -74,10 +78,18 @@ def super_resolve(sr: SuperResolver, lowres: torch.Tensor, seeds, sampler: str =
         spaces = diffusion_spaces(sr.model, hr_shape, lowres, sr.autoencoder)
         generators = image_generators(seeds)
         denoiser = ImageConditioned(NetworkDenoiser(sr.net, eval_batch=eval_batch), spaces.condition * sr.condition_scale)
-        noise = initial_noise(generators, tuple(spaces.x0.shape[1:]), device)
-        x0 = sample_loop(denoiser, make_scheduler(sampler, sr.scheduler), steps, noise, generators, on_step=on_step)
+        if noise is None:
+            noise = initial_noise(generators, tuple(spaces.x0.shape[1:]), device)
+        elif tuple(noise.shape) != tuple(spaces.x0.shape):
+            raise HeliogenError(f"noise of shape {tuple(noise.shape)} for targets of shape {tuple(spaces.x0.shape)}")
+        x0 = sample_loop(denoiser, make_scheduler(sampler, sr.scheduler), steps, noise.to(device), generators, on_step=on_step)
         return to_image(sr.model, x0 / sr.target_scale, spaces.base, sr.autoencoder, sr.channels)
 
 
-def as_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().numpy().astype(np.float32)
+def target_shape(sr: SuperResolver, lowres_shape) -> tuple[int, ...]:
+    """Shape ``(C, H, W)`` of the diffusion target (the latent for ldm models) of a low-resolution image."""
+    c, h, w = lowres_shape[-3:]
+    if sr.autoencoder is None:
+        return (c, 4 * h, 4 * w)
+    f = 2 ** (len(sr.autoencoder.config.block_out_channels) - 1)
+    return (int(sr.autoencoder.config.latent_channels), 4 * h // f, 4 * w // f)

@@ -2,11 +2,13 @@
 
 Loss per step (Esser et al. 2021; Rombach et al. 2022, appendix G):
 
-    L = |x - D(E(x))|_1 + w_KL KL(q(z|x) || N(0, I))         (KL model; KL summed over the latent, batch mean)
+    L = mean|x - D(E(x))| + w_KL KL(q(z|x) || N(0, I)) / (C H W)   (KL model; KL summed over the latent)
     L = |x - D(q(E(x)))|_1 + commitment and codebook terms    (VQ model; diffusers' ``commit_loss``)
 
 and, from step ``disc_start`` on, ``+ w_adv hinge_G(P(D(E(x))))`` with a PatchGAN ``P`` trained
 on the hinge loss against the real images. Images are the store's model space mapped to [-1, 1].
+Both terms of the KL model are per image pixel (the KL sum over the latent divided by the
+image's C H W), so ``kl_weight`` weighs them as latent diffusion's per-sample sums do.
 """
 
 from __future__ import annotations
@@ -58,13 +60,15 @@ def _model(settings: AutoencoderSettings, channels: int):
 
 def reconstruct(model, x: torch.Tensor, generator=None, sample: bool = True):
     """``(reconstruction, regulariser)``: the KL of the posterior (summed over the latent, batch
-    mean) for a KL model, diffusers' codebook + commitment loss for a VQ model."""
+    mean, over the image's pixel count) for a KL model, diffusers' codebook + commitment loss for a VQ model."""
     want = int(model.config.in_channels)
     x_in = x.expand(-1, want, -1, -1) if x.shape[1] != want else x
     if autoencoder_type(model) == "kl":
         posterior = model.encode(x_in).latent_dist
         z = posterior.sample(generator) if sample else posterior.mode()
-        rec, reg = model.decode(z).sample, posterior.kl().mean()
+        # the KL summed over the latent, per image pixel as the L1 term is: --kl-weight then weighs
+        # the two as latent diffusion's per-sample sums of both do (its KL weight 1e-6)
+        rec, reg = model.decode(z).sample, posterior.kl().mean() / x[0].numel()
     else:
         out = model(x_in)
         rec, reg = out.sample, out.commit_loss.mean()
@@ -76,12 +80,12 @@ def reconstruct(model, x: torch.Tensor, generator=None, sample: bool = True):
 def train_autoencoder(data, out, settings: TrainSettings, ae: AutoencoderSettings) -> dict:
     """Train (or resume) an autoencoder on the store ``data`` into the run ``out``."""
     store = open_store(data)
-    if store.size % ae.factor:
-        raise HeliogenError(f"the store's images ({store.size} px) are not divisible by --factor {ae.factor}")
     out = Path(out)
     torch.manual_seed(settings.seed)
     channels = int(store.attrs["channels"])
-    model = _model(ae, channels)
+    model = _model(ae, channels)  # a pretrained model brings its own factor
+    if store.size % ae.factor:
+        raise HeliogenError(f"the store's images ({store.size} px) are not divisible by the autoencoder's factor {ae.factor}")
     modules = {"autoencoder": model}
     if ae.disc_start > 0:
         modules["discriminator"] = PatchDiscriminator(channels=channels)

@@ -140,7 +140,9 @@ def _render(sun, t, frame, obs, inst, noise):
     if inst["psf_fwhm"]:
         image = ndimage.gaussian_filter(image, inst["psf_fwhm"] / 2.3548 / frame.cdelt, mode="nearest")
     image *= inst["gain"]
-    rng = np.random.default_rng([sun.seed, STREAMS["noise"], int(t), frame.size, int(frame.cdelt * 1000)])
+    # the field of view is in the seed: crops of one time at other places get their own noise
+    where = [int(round(c * 1000)) % 2**32 for c in frame.centre]
+    rng = np.random.default_rng([sun.seed, STREAMS["noise"], int(t), frame.size, int(frame.cdelt * 1000), *where])
     image = np.clip(image + rng.normal(0.0, noise, image.shape), -inst["clip"], inst["clip"])
     # On/off disk is decided by the pixel centre, like the NaN mask of HMI products.
     image[~disk_coordinates(*frame.grid(), obs)["on"]] = np.nan
@@ -223,6 +225,6 @@ def synth_magnetogram(seed, size=256, instrument="hmi", date_obs=None, cdelt=Non
         h["WAVELNTH"] = (6768.0, "[angstrom] synthetic Ni I line")
     h["CROTA2"] = (roll, "[deg] roll of the image (pointing)")
     h["WAVEUNIT"] = "angstrom"
-    h["HGFLUX"] = (float(flux), "[Mx] unsigned AR flux (radial), visible side")
+    h["HGFLUX"] = (float(flux), "[Mx] radial AR flux, both poles, centre visible")
     h["HGNOISE"] = (inst["noise"] if noise is None else float(noise), "[G] synthetic noise, 1 sigma")
     return sunpy.map.Map(data, h)
