@@ -120,11 +120,17 @@ def superres_map(sr: SuperResolver, field: np.ndarray, data_range, normalisation
             acc["sq"][region] += w * squares[k] / n_samples
             acc["weight"][region] += w
     bar.close()
-    mean = acc["sum"] / acc["weight"]
-    std = np.sqrt(np.clip(acc["sq"] / acc["weight"] - mean**2, 0.0, None)) if n_samples > 1 else np.zeros_like(mean)
-    off = ~np.repeat(np.repeat(finite, FACTOR, axis=0), FACTOR, axis=1)
-    mean[off], std[off] = np.nan, np.nan
-    return mean.astype(np.float32), std.astype(np.float32), seeds
+    shape = (FACTOR * ny, FACTOR * nx)
+    mean = np.lib.format.open_memmap(work / "mean.npy", mode="w+", dtype=np.float32, shape=shape)
+    std = np.lib.format.open_memmap(work / "std.npy", mode="w+", dtype=np.float32, shape=shape)
+    for r0 in range(0, shape[0], 256):  # in row blocks: memory stays bounded by the tile and the block
+        rows = slice(r0, min(r0 + 256, shape[0]))
+        m = acc["sum"][rows] / acc["weight"][rows]
+        v = np.clip(acc["sq"][rows] / acc["weight"][rows] - m**2, 0.0, None) if n_samples > 1 else np.zeros_like(m)
+        off = ~np.repeat(np.repeat(finite[r0 // FACTOR:(rows.stop + FACTOR - 1) // FACTOR], FACTOR, axis=0), FACTOR, axis=1)
+        m[off], v[off] = np.nan, np.nan
+        mean[rows], std[rows] = m, np.sqrt(v)
+    return mean, std, seeds
 
 
 def _write(path: Path, mean, std, header: dict, provenance: dict, seeds, cdelt_out: float):
