@@ -31,7 +31,7 @@ log = logging.getLogger("heliogen")
 DEMO_BUDGET_S = 600.0  # `make demo` on 2 cores, after the virtual environment is built
 
 STAGES: list[Stage] = [
-    Stage("synthesise", synthesise, 15.0),
+    Stage("synthesise", synthesise, 20.0),  # magnetograms with sub-arcsecond structure take ~10 s of it
     Stage("build stores", build_stores, 10.0),
     Stage("flare labels", flare_labels, 5.0),
     Stage("quicklooks", quicklooks, 10.0),
