@@ -39,17 +39,19 @@ def _sphere_points(rng, n):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def boundary_points(rng, centres, n, lane, candidates_per_point=4.0):
-    """``n`` points near the Voronoi boundaries of ``centres`` (unit vectors; ``lane`` in radians).
+def boundary_points(rng, centres, n, lane, draw=None):
+    """``n`` points near the Voronoi boundaries of ``centres`` (``lane`` in their units).
 
-    Uniform candidates are kept with probability exp(-d^2 / (2 lane^2)), d the distance to the
-    boundary, estimated as half the difference of the distances to the two nearest centres.
+    Candidates from ``draw(rng, k)`` (default: uniform unit vectors, for ``centres`` on the
+    sphere) are kept with probability exp(-d^2 / (2 lane^2)), d the distance to the boundary,
+    estimated as half the difference of the distances to the two nearest centres.
     """
+    draw = draw or _sphere_points
     tree = cKDTree(centres)
     kept = []
     total = 0
     while total < n:
-        cand = _sphere_points(rng, int(candidates_per_point * (n - total)) + 16)
+        cand = draw(rng, 4 * (n - total) + 16)
         dist, _ = tree.query(cand, k=2)
         d = 0.5 * (dist[:, 1] - dist[:, 0])
         cand = cand[rng.random(len(cand)) < np.exp(-0.5 * (d / lane) ** 2)]

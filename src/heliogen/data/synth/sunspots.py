@@ -23,9 +23,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.spatial import cKDTree
-
-from .network_elements import RSUN_MM, element_sigma_cm
+from .network_elements import RSUN_MM, boundary_points, element_sigma_cm
 
 __all__ = ["spot_field", "spot_radius_mm", "spot_b0", "polarity_elements", "PENUMBRA_RATIO"]
 
@@ -107,16 +105,8 @@ def _mesogranular_offsets(rng, n, radius_mm):
     """``n`` points (Mm, local plane) of a Gaussian cloud of ``radius_mm``, on ~8 Mm cell lanes."""
     half = 4.0 * radius_mm
     n_cells = max(int((2 * half) ** 2 / (0.87 * PLAGE_CELL_MM**2)), 4)
-    tree = cKDTree(rng.uniform(-half, half, (n_cells, 2)))
-    kept, total = [], 0
-    while total < n:
-        cand = rng.normal(0.0, radius_mm, (4 * (n - total) + 16, 2))
-        dist, _ = tree.query(cand, k=2)
-        d = 0.5 * (dist[:, 1] - dist[:, 0])
-        cand = cand[rng.random(len(cand)) < np.exp(-0.5 * (d / PLAGE_LANE_MM) ** 2)]
-        kept.append(cand)
-        total += len(cand)
-    return np.concatenate(kept)[:n]
+    cells = rng.uniform(-half, half, (n_cells, 2))
+    return boundary_points(rng, cells, n, PLAGE_LANE_MM, draw=lambda g, k: g.normal(0.0, radius_mm, (k, 2)))
 
 
 def polarity_elements(rng, centre, sign, flux, peak_flux, plage_radius_mm, spot_radius):
