@@ -22,7 +22,7 @@ from .orient import north_up
 from .resample import area_resample, block_mean
 from .record import Record, map_fields, window_pointing
 
-__all__ = ["preprocess_magnetogram", "strongest_region_pixel", "check_magnetogram", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
+__all__ = ["preprocess_magnetogram", "strongest_region_pixel", "check_magnetogram", "hmi_equivalent", "is_mdi", "B_CLIP", "MDI_TO_HMI", "CROP_MODES"]
 
 B_CLIP = 3000.0  # G
 MDI_TO_HMI = 1 / 1.4
@@ -39,6 +39,16 @@ def strongest_region_pixel(field: np.ndarray, smooth_px: float = 8.0) -> tuple[i
     strength = ndimage.gaussian_filter(np.abs(np.nan_to_num(field)), smooth_px)
     y, x = np.unravel_index(int(np.argmax(strength)), strength.shape)
     return int(x), int(y)
+
+
+def is_mdi(smap) -> bool:
+    return str(smap.instrument or "").upper().startswith("MDI")
+
+
+def hmi_equivalent(data, mdi: bool) -> np.ndarray:
+    """Field in HMI-equivalent Gauss: MDI scaled by 1/1.4, clipped to +-3000 G; NaN stays NaN."""
+    field = np.asarray(data, dtype=np.float64)
+    return np.clip(field * MDI_TO_HMI if mdi else field, -B_CLIP, B_CLIP)
 
 
 def check_magnetogram(smap, source: str = "") -> None:
@@ -127,10 +137,7 @@ def preprocess_magnetogram(
     # MDI rows align for super-resolution pairs and crops land where the WCS says; a turn by
     # quarters is exact, keeping the sub-2" power an interpolation would smooth away.
     smap, reorient, _ = north_up(smap)
-    field = np.asarray(smap.data, dtype=np.float64)
-    if str(smap.instrument or "").upper().startswith("MDI"):
-        field = field * MDI_TO_HMI
-    field = np.nan_to_num(np.clip(field, -B_CLIP, B_CLIP), nan=0.0)
+    field = np.nan_to_num(hmi_equivalent(smap.data, is_mdi(smap)), nan=0.0)
     base = dict(map_fields(smap, source), reorient=reorient)
     native = base["cdelt"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInput, HeliogenError
-from .magnetogram import B_CLIP, MDI_TO_HMI, _crop_corners, check_magnetogram
+from .magnetogram import _crop_corners, check_magnetogram, hmi_equivalent, is_mdi
 from .orient import north_up
 from .record import Record, map_fields, window_pointing
 
@@ -133,13 +133,6 @@ def _coarse_wcs(wcs, shape, factor):
     return coarse
 
 
-def _field(smap) -> np.ndarray:
-    data = np.asarray(smap.data, dtype=np.float64)
-    if str(smap.instrument or "").upper().startswith("MDI"):
-        data = data * MDI_TO_HMI
-    return np.nan_to_num(np.clip(data, -B_CLIP, B_CLIP), nan=0.0)
-
-
 def coregister(hr_map, lr_map, factor: int = 4, algorithm: str = "adaptive"):
     """``(hr_north_up, hr_field, lr_field, reorient)``: both fields in HMI-equivalent Gauss.
 
@@ -164,11 +157,9 @@ def coregister(hr_map, lr_map, factor: int = 4, algorithm: str = "adaptive"):
             lr_on_hr = lr_map.reproject_to(target, algorithm=algorithm)
     except Exception as err:  # noqa: BLE001 - a WCS the other frame cannot reach is the input's fault
         raise BadInput(f"cannot reproject the low-resolution map onto the high-resolution frame ({type(err).__name__}: {err})") from None
-    lr_field = np.asarray(lr_on_hr.data, dtype=np.float64)
-    if str(lr_map.instrument or "").upper().startswith("MDI"):
-        lr_field = lr_field * MDI_TO_HMI
-    lr_field = np.nan_to_num(np.clip(lr_field, -B_CLIP, B_CLIP), nan=0.0)
-    return hr_map, _field(hr_map)[:ny, :nx], lr_field, reorient
+    lr_field = np.nan_to_num(hmi_equivalent(lr_on_hr.data, is_mdi(lr_map)), nan=0.0)
+    hr_field = np.nan_to_num(hmi_equivalent(hr_map.data, is_mdi(hr_map)), nan=0.0)
+    return hr_map, hr_field[:ny, :nx], lr_field, reorient
 
 
 def preprocess_pair(hr_map, lr_map, source: str, partner: str, dt: float, crop: int, crop_mode: str = "ar",

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.fitsio import read_map
-from ..data.magnetogram import B_CLIP, MDI_TO_HMI, check_magnetogram
+from ..data.magnetogram import check_magnetogram, hmi_equivalent, is_mdi
 from ..data.orient import north_up
 from ..errors import BadInput, HeliogenError
 from ..progress import bars_off
@@ -47,11 +47,8 @@ FACTOR = 4
 def _prepare(smap, source):
     check_magnetogram(smap, source)
     smap, reorient, _ = north_up(smap)
-    field = np.asarray(smap.data, dtype=np.float64)
-    mdi = str(smap.instrument or "").upper().startswith("MDI")
-    if mdi:
-        field = field * MDI_TO_HMI
-    return smap, np.clip(field, -B_CLIP, B_CLIP), reorient, mdi
+    mdi = is_mdi(smap)
+    return smap, hmi_equivalent(smap.data, mdi), reorient, mdi
 
 
 def superres_header(meta: dict, shape_out, extra: dict) -> dict:
