@@ -149,6 +149,9 @@ def test_closest_pairs_first_self_pairs_refused_and_times_from_any_header(tmp_pa
     assert skipped == {}
     pairs, skipped = match_pairs([h0], [l1, l2], tolerance_min=30)
     assert skipped[str(l2.resolve())] == "every high-resolution file within 30 min pairs with one nearer in time"
+    pairs, skipped = match_pairs([h0, h10], [l1], tolerance_min=30)  # one low-resolution file serves one pair
+    assert [(h.name, lo.name) for h, lo, _ in pairs] == [("h0.fits", "l1.fits")]
+    assert skipped[str(h10.resolve())] == "every low-resolution file within 30 min pairs with one nearer in time"
     pairs, skipped = match_pairs([h0, l1], [l1], tolerance_min=30)
     assert pairs == [] and skipped[str(l1.resolve())] == "given as both a high- and a low-resolution file"
     # JSOC's T_OBS (TAI: 34 s ahead of UTC in 2010), and a date with its time in TIME-OBS
