@@ -1,4 +1,4 @@
-"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``autoencoder``, ``classify``, ``rank``, ``human``.
+"""``heliogen evaluate``: distribution metrics (default), ``pairs``, ``uncertainty``, ``autoencoder``, ``superres``, ``classify``, ``rank``, ``human``.
 """
 
 from __future__ import annotations
@@ -117,6 +117,32 @@ def autoencoder_quality(runs, data, n, seed, out):
     for r in table["results"]:
         click.echo(f"{r['type']:3s} f{r['factor']:<3d} PSNR {r['psnr_db']:6.2f} dB   flux error {r['flux_error_pct']:6.2f} %   {r['run']}")
     click.echo(f"wrote {out}/autoencoders.json, .md and .png")
+
+
+@evaluate.command("superres")
+@click.option("--model", "models", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
+              help="A super-resolution run (repeat for several).")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Paired magnetogram store (validation crops).")
+@click.option("--n", type=click.IntRange(min=1), default=250, help="Crops (a seeded subset).")
+@click.option("--samples", type=click.IntRange(min=1), default=10, help="Samples per crop of the diffusion models.")
+@click.option("--sampler", default="dpmpp", help="Diffusion sampler.")
+@click.option("--steps", type=click.IntRange(min=1), default=20)
+@click.option("--seed", type=int, default=0)
+@click.option("--features", default=None, help="FD extractor [default: clip-rn50 with $HELIOGEN_CLIP_WEIGHTS, else inception].")
+@click.option("--lpips-backbone", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="AlexNet weights for LPIPS [default: $HELIOGEN_LPIPS_BACKBONE; without, the LPIPS form on EfficientNet-Lite0, named].")
+@click.option("--threshold", type=float, default=300.0, help="AR mask |B| (G).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("superres-eval"), help="Folder for the table, JSON and figures.")
+@click.option("--progress/--no-progress", default=True)
+def superres_quality(models, data, n, samples, sampler, steps, seed, features, lpips_backbone, threshold, out, progress):
+    """The super-resolution paper's table 1 (pixels, perception, physics, Fourier, uncertainty) for runs."""
+    from ..superres.evaluate import SuperResEvalSettings, evaluate_superres
+
+    settings = SuperResEvalSettings(n=n, samples=samples, sampler=sampler, steps=steps, seed=seed, features=features,
+                                    lpips_backbone=lpips_backbone, threshold=threshold, progress=progress)
+    doc = evaluate_superres(models, data, out, settings)
+    click.echo((out / "superres.md").read_text())
+    click.echo(f"wrote {out}/superres.md, superres.json and {len(doc['figures'])} figures")
 
 
 def _echo_classifier_table(doc: dict):

@@ -23,7 +23,7 @@ from ...viz.figures import save_figure
 
 __all__ = [
     "amplitude_spectrum", "cutoff_radius_px", "radial_frequency", "radial_power_spectrum", "small_scale_power", "small_scale_power_fraction",
-    "plot_amplitude_spectrum", "plot_radial_spectra", "SCALE_ARCSEC",
+    "draw_amplitude_spectrum", "plot_amplitude_spectrum", "plot_radial_spectra", "SCALE_ARCSEC",
 ]
 
 SCALE_ARCSEC = 2.0
@@ -108,27 +108,36 @@ def small_scale_power_fraction(img, cdelt: float, scale: float = SCALE_ARCSEC) -
     return float(p[f > 1.0 / (2.0 * scale)].sum() / total)
 
 
-def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC, title: str = "", saturate: float = 99.5) -> Path:
-    """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile.
+def draw_amplitude_spectrum(ax, img, cdelt: float, scale: float = SCALE_ARCSEC, vmax: float | None = None, saturate: float = 99.5) -> float:
+    """Draw the log10 amplitude spectrum of ``img`` with the ``scale`` circle on ``ax``; returns the vmax used.
 
     In an ny x nx map one frequency bin is 1 / (n CDELT) along each axis, so the circle
     f = 1 / (2 scale) spans cutoff_radius_px(nx) bins in x and cutoff_radius_px(ny) in y:
     an ellipse in bins unless the map is square. It is centred on the zero frequency,
-    bin (nx // 2, ny // 2) after ``fftshift``.
+    bin (nx // 2, ny // 2) after ``fftshift``. ``vmax`` (log10 amplitude) saturates the
+    display; by default the ``saturate`` percentile of this spectrum, as the paper's fig. 10.
     """
-    from matplotlib.figure import Figure
     from matplotlib.patches import Ellipse
 
     amp = np.log10(amplitude_spectrum(img) + 1e-12)
     ny, nx = amp.shape
     rx, ry = cutoff_radius_px(nx, cdelt, scale), cutoff_radius_px(ny, cdelt, scale)
-    fig = Figure(figsize=(4, 4), dpi=100)
-    ax = fig.subplots()
-    ax.imshow(amp, origin="lower", cmap="magma", vmax=np.percentile(amp, saturate))
+    vmax = float(np.percentile(amp, saturate)) if vmax is None else float(vmax)
+    ax.imshow(amp, origin="lower", cmap="magma", vmax=vmax)
     ax.add_patch(Ellipse((nx // 2, ny // 2), 2 * rx, 2 * ry, fill=False, color="red", lw=1.2))
-    ax.set_title(title or f'|FFT|, circle at {scale:g}" (CDELT {cdelt:g}")', fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
+    return vmax
+
+
+def plot_amplitude_spectrum(img, cdelt: float, path, scale: float = SCALE_ARCSEC, title: str = "", saturate: float = 99.5) -> Path:
+    """log10 amplitude spectrum with the ``scale`` circle (paper fig. 10), saturated at a percentile."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.subplots()
+    draw_amplitude_spectrum(ax, img, cdelt, scale, saturate=saturate)
+    ax.set_title(title or f'|FFT|, circle at {scale:g}" (CDELT {cdelt:g}")', fontsize=9)
     return save_figure(fig, path)
 
 
