@@ -69,3 +69,34 @@ def test_base_key_merges_and_refuses_cycles(tmp_path):
     (tmp_path / "b.yaml").write_text("base: a.yaml\n")
     with pytest.raises(click.BadParameter, match="leads back to itself"):
         read_config(tmp_path / "a.yaml")
+
+
+SUPERRES = CONFIGS / "superres"
+
+
+def test_superres_configs_resolve_to_the_papers_settings(tmp_path):
+    """Pre-training: the six table-1 models at batch 4 for 30 epochs of 43,912 pairs (sec. 2, 4), f = 8
+    latents of 1024 px crops; the MDI stage: LoRA on ldm-res, the deterministic ones in full."""
+    six = {}
+    for name in ("ldm-res", "ldm", "ddpm-res", "ddpm", "enhance", "progressive"):
+        p = _params("superres", SUPERRES / f"{name}-1024.yaml", tmp_path)
+        assert p["model"] == name and p["batch"] == 4 and p["steps"] == 30 * 43912 // 4 and p["mixed_precision"] == "fp16"
+        six[name] = p
+    assert six["ldm-res"]["preset"] == six["ldm"]["preset"] == "sr-latent"
+    assert six["ddpm-res"]["preset"] == six["ddpm"]["preset"] == "sr-pixel"
+    lora = _params("superres", SUPERRES / "ldm-res-lora-mdi.yaml", tmp_path)
+    full = _params("superres", SUPERRES / "deterministic-finetune-mdi.yaml", tmp_path)
+    assert lora["lora_rank"] == 8 and full["lora_rank"] is None and lora["steps"] == full["steps"] == 1500
+    ae = train.commands["autoencoder"].make_context("autoencoder", ["--config", str(SUPERRES / "hmi-vqgan-f8.yaml"), "--data",
+                                                                   str(tmp_path), "--out", str(tmp_path / "ae")]).params
+    assert (ae["ae_type"], ae["factor"], ae["codebook"]) == ("vq", "8", 16384)
+
+
+def test_superres_presets_build_at_full_scale():
+    """The latent UNet on 128 px latents has attention at 32 and 16 px; the pixel one is 8 channels wide."""
+    from heliogen.models.unet_presets import attention_resolutions, unet_config
+
+    assert attention_resolutions("sr-latent", 128) == [32, 16]
+    pixel = unet_config("sr-pixel", 1024, in_channels=2, out_channels=1)
+    assert pixel["block_out_channels"][0] == 8 and attention_resolutions("sr-pixel", 1024) == []
+    assert pixel["in_channels"] == 2 and pixel["out_channels"] == 1  # Palette: x_t and the condition

@@ -42,7 +42,7 @@ def autoencoder(ae_type, factor, width, latent_channels, layers_per_block, codeb
 @click.option("--init-checkpoint", default=None, help="The --init run's checkpoint (step, name or best) [default: newest].")
 @click.option("--lora-rank", type=click.IntRange(min=1), default=None, help="With --init: LoRA of this rank on the attention layers, the UNet's middle block unfrozen (diffusion models).")
 @click.option("--autoencoder", "autoencoder_run", type=click.Path(exists=True, file_okay=False), default=None, help="Autoencoder run of the latent models (ldm, ldm-res).")
-@click.option("--preset", type=click.Choice(["tiny", "adm-64", "adm-1024"]), default="tiny", show_default=True, help="UNet preset of the diffusion models.")
+@click.option("--preset", type=click.Choice(["tiny", "adm-64", "adm-1024", "sr-latent", "sr-pixel"]), default="tiny", show_default=True, help="UNet preset of the diffusion models.")
 @click.option("--timesteps", type=click.IntRange(min=21), default=1000, show_default=True)
 @click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
 @click.option("--width", type=click.IntRange(min=4), default=64, show_default=True, help="Feature channels of enhance and progressive.")

@@ -25,6 +25,13 @@ PRESETS = {
     # Flare-class poster, 64 px: ADM's 64 px ImageNet layout (mult 1,2,3,4; attention at
     # 32,16,8; 64 channels per head) at 128 base channels.
     "adm-64": dict(base=128, mult=(1, 2, 3, 4), blocks=2, attn=(32, 16, 8), heads=None, head_channels=64, dropout=0.1, size=64),
+    # Super-resolution paper, sec. 4: the latent models' UNet on f = 8 latents of 1024 px crops
+    # (128 px) with 128 base channels, convolutions alternating with self-attention (here at
+    # 32 and 16 px: attention over 128^2 tokens does not fit the paper's 12 GB TITAN X).
+    "sr-latent": dict(base=128, mult=(1, 2, 2, 4), blocks=2, attn=(32, 16), heads=None, head_channels=64, dropout=0.0, size=128),
+    # ... and the pixel models' UNet on 1024 px, "constrained to a maximum of 8" base channels,
+    # convolutions only (diffusers keeps attention in the 16 px middle block).
+    "sr-pixel": dict(base=8, mult=(1, 2, 4, 8, 8, 16, 16), blocks=2, attn=(), heads=None, head_channels=32, dropout=0.0, size=1024),
     # CPU tests and the demo: the same network, narrow and shallow.
     "tiny": dict(base=32, mult=(1, 2, 2), blocks=1, attn=(8,), heads=None, head_channels=32, dropout=0.0, size=32),
 }
@@ -49,7 +56,7 @@ def unet_config(preset: str, size: int | None = None, in_channels: int = 1, out_
 
     Parameters
     ----------
-    preset : {"adm-1024", "adm-64", "tiny"}
+    preset : {"adm-1024", "adm-64", "sr-latent", "sr-pixel", "tiny"}
     size : int, optional
         Image side (a multiple of ``2**(levels-1)``); default the preset's.
     in_channels, out_channels : int
