@@ -151,3 +151,18 @@ def test_bad_inputs_are_one_line_errors(runs, tmp_path):
         evaluate_superres([runs / "enhance"], runs / "plain.zarr", tmp_path / "b", settings)
     with pytest.raises(HeliogenError, match="at least 1"):
         evaluate_superres([runs / "enhance"], runs / "p.zarr", tmp_path / "c", SuperResEvalSettings(samples=0))
+
+
+def test_a_shared_spectrum_saturation_below_a_map_still_draws(tmp_path):
+    """The Fourier figure saturates every panel at the target's level; a far stronger prediction
+    (an untrained model) lies wholly above it and must still draw."""
+    from matplotlib.figure import Figure
+
+    from heliogen.evaluate.metrics.fourier import draw_amplitude_spectrum
+
+    ax = Figure().subplots()
+    img = _field()
+    vmax = draw_amplitude_spectrum(ax, img, 0.5)
+    assert vmax == pytest.approx(np.percentile(np.log10(np.abs(np.fft.fftshift(np.fft.fft2(img))) + 1e-12), 99.5))
+    draw_amplitude_spectrum(ax, 1e9 * (img + 1e4), 0.5, vmax=vmax)
+    ax.figure.savefig(tmp_path / "s.png")

@@ -123,7 +123,7 @@ def draw_amplitude_spectrum(ax, img, cdelt: float, scale: float = SCALE_ARCSEC, 
     ny, nx = amp.shape
     rx, ry = cutoff_radius_px(nx, cdelt, scale), cutoff_radius_px(ny, cdelt, scale)
     vmax = float(np.percentile(amp, saturate)) if vmax is None else float(vmax)
-    ax.imshow(amp, origin="lower", cmap="magma", vmax=vmax)
+    ax.imshow(amp, origin="lower", cmap="magma", vmin=min(float(amp.min()), vmax), vmax=vmax)  # another map's vmax may lie below all of this one
     ax.add_patch(Ellipse((nx // 2, ny // 2), 2 * rx, 2 * ry, fill=False, color="red", lw=1.2))
     ax.set_xticks([])
     ax.set_yticks([])
