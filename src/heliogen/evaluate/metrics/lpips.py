@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import HeliogenError
 from ...models.backbones.alexnet import alexnet_features, load_alexnet_features
 
-__all__ = ["LPIPS", "lpips_heads_path"]
+__all__ = ["LPIPS", "lpips_heads_path", "image_batches"]
 
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
@@ -39,6 +39,18 @@ def lpips_heads_path() -> Path:
     if not path.is_file():
         raise HeliogenError(f"the LPIPS heads {path} are missing")
     return path
+
+
+def image_batches(pred, target, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two equal (N, 1|3, H, W) float batches from (N, H, W) or (N, 1|3, H, W) arrays, or one clear error."""
+    from .pairwise import check_pair
+
+    p, t = check_pair(pred, target)
+    if p.ndim == 3:
+        p, t = p[:, None], t[:, None]
+    if p.ndim != 4 or p.shape[1] not in (1, 3):
+        raise HeliogenError(f"{name} takes (N, H, W) or (N, 1|3, H, W) arrays, not shape {p.shape}")
+    return p, t
 
 
 class LPIPS:
@@ -92,13 +104,7 @@ class LPIPS:
         import torch
         import torch.nn.functional as F
 
-        from .pairwise import check_pair
-
-        p, t = check_pair(pred, target)
-        if p.ndim == 3:
-            p, t = p[:, None], t[:, None]
-        if p.ndim != 4 or p.shape[1] not in (1, 3):
-            raise HeliogenError(f"LPIPS takes (N, H, W) or (N, 1|3, H, W) arrays, not shape {p.shape}")
+        p, t = image_batches(pred, target, "LPIPS")
         if min(p.shape[-2:]) < 32:
             raise HeliogenError(f"LPIPS-Alex needs images of at least 32 px, not {p.shape[-2]}x{p.shape[-1]}")
         out = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import HeliogenError
 
 __all__ = ["LiteLPIPS", "NAME", "DESCRIPTION"]
 
@@ -53,13 +52,9 @@ class LiteLPIPS:
         import torch
 
         from ..features.registry import resize_batch
-        from .pairwise import check_pair
+        from .lpips import image_batches
 
-        p, t = check_pair(pred, target)
-        if p.ndim == 3:
-            p, t = p[:, None], t[:, None]
-        if p.ndim != 4 or p.shape[1] not in (1, 3):
-            raise HeliogenError(f"the LPIPS-form distance takes (N, H, W) or (N, 1|3, H, W) arrays, not shape {p.shape}")
+        p, t = image_batches(pred, target, "the LPIPS-form distance")
         out = []
         with torch.inference_mode():
             for i in range(0, len(p), batch_size):
